@@ -1,0 +1,93 @@
+"""Checkpoints that rebuild their model by name: ``<stem>.safetensors`` + ``<stem>.json``.
+
+The JSON holds the registry name, task and constructor arguments (``model.config``), the trained
+step count and the format version; the weights are safetensors, so loading never unpickles.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch.nn as nn
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .io import FORMAT_VERSION, UserError, atomic_path, load_json, save_json
+from .models import build_model
+
+
+def save_model(path: str | os.PathLike, model: nn.Module, **extra: Any) -> None:
+    """Write ``path.safetensors`` and ``path.json`` (``path`` without suffix)."""
+    path = Path(path)
+    model = getattr(model, "module", model)  # unwrap DDP
+    config = getattr(model, "config", None)
+    if config is None:
+        raise ValueError("the model has no .config; build it with locrnn.build_model")
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(path.with_suffix(".safetensors")) as tmp:
+        save_file(tensors, str(tmp))
+    meta = {"format_version": FORMAT_VERSION, "model": config, **extra}
+    save_json(path.with_suffix(".json"), meta)
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """Accept a run folder, ``x.safetensors``, ``x.json`` or ``x``; return the stem path."""
+    path = Path(path)
+    if path.is_dir():
+        for name in ("best", "last"):
+            if (path / f"{name}.json").is_file():
+                return path / name
+        raise UserError(f"no checkpoint (best.json / last.json) in {path}")
+    if path.suffix in (".json", ".safetensors"):
+        path = path.with_suffix("")
+    if not path.with_suffix(".json").is_file():
+        raise UserError(f"missing checkpoint file {path.with_suffix('.json')}")
+    return path
+
+
+def load_model(path: str | os.PathLike, *, expect: str | None = None, **overrides: Any) -> nn.Module:
+    """Rebuild a model from a checkpoint; ``expect`` checks the registry name."""
+    stem = resolve_checkpoint(path)
+    meta = load_json(stem.with_suffix(".json"))
+    if not isinstance(meta, dict) or "model" not in meta:
+        raise UserError(f"{stem.with_suffix('.json')} is not a locrnn checkpoint")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise UserError(
+            f"checkpoint {stem} has format version {meta.get('format_version')}, "
+            f"this locrnn reads version {FORMAT_VERSION}"
+        )
+    cfg = dict(meta["model"])
+    name = cfg.pop("name")
+    if expect is not None and name != expect:
+        raise UserError(f"checkpoint {stem} holds a {name!r} model, not {expect!r}")
+    model = build_model(name, **{**cfg, **overrides})
+    load_weights(model, stem.with_suffix(".safetensors"))
+    model.checkpoint_meta = meta
+    return model
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"missing weights file {path}")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise UserError(f"corrupt weights file {path}: {e}") from None
+    own = model.state_dict()
+    missing = sorted(set(own) - set(tensors))
+    extra = sorted(set(tensors) - set(own))
+    bad = sorted(k for k in set(own) & set(tensors) if own[k].shape != tensors[k].shape)
+    if missing or extra or bad:
+        what = []
+        if missing:
+            what.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if extra:
+            what.append(f"{len(extra)} unexpected (e.g. {extra[0]})")
+        if bad:
+            k = bad[0]
+            what.append(f"{len(bad)} of another shape (e.g. {k}: {tuple(tensors[k].shape)} vs {tuple(own[k].shape)})")
+        raise UserError(f"weights in {path} do not match the model: {'; '.join(what)}")
+    model.load_state_dict(tensors)

@@ -1,0 +1,160 @@
+"""Command line: ``locrnn {demo,data,train,sweep,models}``. The only place that parses
+arguments or prints for people; user errors become one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .io import UserError
+
+
+def _add_train(sub) -> None:
+    from .training.config import FIELDS
+
+    p = sub.add_parser(
+        "train",
+        help="train a model (any TrainConfig field can be set)",
+        description="Train a model. Every field of locrnn.training.TrainConfig "
+        "is an option; a preset (e.g. --preset paper) sets several at once.",
+    )
+    p.add_argument("--preset", help="preset file to start from (cpu, paper, pathfinder-cpu, ...)")
+    p.add_argument("--resume", metavar="RUN", help="continue the run in this folder")
+    p.add_argument("--width", type=int, help="shortcut for --model-args '{\"width\": W}'")
+    for name, f in FIELDS.items():
+        p.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            metavar=str(f.type).split("[")[0].replace(" | None", "").upper(),
+            help=f"(default {f.default!r})" if not callable(f.default_factory) else None,
+        )
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="locrnn", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="train LocRNN on small mazes and show extrapolation (~10 min on 2 CPU cores)")
+    d.add_argument("--out", default="runs", help="folder for the run (default: runs)")
+    d.add_argument("--minutes", type=float, default=7.0, help="training time budget (default 7)")
+    d.add_argument("--n-test", type=int, default=500, help="test mazes per size in the sweep")
+    d.add_argument("--seed", type=int, default=0)
+
+    data = sub.add_parser("data", help="generate datasets in the public formats")
+    dsub = data.add_subparsers(dest="dataset", required=True)
+    m = dsub.add_parser("mazes", help="mazes in the easy-to-hard v2 layout")
+    m.add_argument("--size", required=True, help="odd maze size S >= 3 (9, 11, 13, 59, ...)")
+    m.add_argument("--split", default="train", choices=["train", "test", "val"])
+    m.add_argument("--n", type=int, required=True, help="number of mazes")
+    m.add_argument("--root", required=True, help="writes ROOT/maze_data_{split}_{S}/")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    m.add_argument("--dtype", default="uint8", choices=["uint8", "float32", "float64"])
+    m.add_argument("--overwrite", action="store_true")
+
+    _add_train(sub)
+
+    s = sub.add_parser("sweep", help="accuracy vs test-time steps on easier and harder data")
+    s.add_argument("run", help="run folder or checkpoint (x.safetensors / x.json)")
+    s.add_argument(
+        "--sizes",
+        "--difficulties",
+        dest="difficulties",
+        default=None,
+        help="comma-separated maze sizes or path lengths (default: the task's three)",
+    )
+    s.add_argument("--steps", default=None, help="e.g. 1:60 (default 1..4x trained steps)")
+    s.add_argument("--n", type=int, default=1000, help="test samples per difficulty")
+    s.add_argument("--data-root", default=None, help="read test data from here instead of generating")
+    s.add_argument("--out", default=None, help="output folder (default RUN/sweep)")
+    s.add_argument("--batch-size", type=int, default=256)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--precision", default="auto")
+
+    mo = sub.add_parser("models", help="list the model zoo")
+    mo.add_argument("--task", default=None)
+    return ap
+
+
+def _cmd_data(args) -> None:
+    from .data.maze_io import write_mazes
+    from .data.mazes import check_size, generate_mazes
+
+    size = check_size(args.size)
+    x, y = generate_mazes(args.n, size, seed=args.seed, split=args.split, workers=args.workers, progress=True)
+    folder = write_mazes(args.root, args.split, size, x, y, overwrite=args.overwrite, dtype=args.dtype)
+    print(f"wrote {args.n} mazes of size {size} ({x.shape[-1]}x{x.shape[-1]} px) to {folder}")
+
+
+def _cmd_train(args) -> None:
+    from .training.config import FIELDS, make_config, parse_value
+    from .training.trainer import train
+
+    if args.resume:
+        train(None, resume=args.resume, argv=sys.argv)  # type: ignore[arg-type]
+        return
+    overrides = {n: parse_value(n, getattr(args, n)) for n in FIELDS if getattr(args, n) is not None}
+    if args.width:
+        overrides["model_args"] = {**overrides.get("model_args", {}), "width": args.width}
+    task = overrides.get("task", "mazes")
+    preset = args.preset or ("cpu" if task == "mazes" else f"{task}-cpu")
+    cfg = make_config(preset, **overrides)
+    train(cfg, argv=sys.argv)
+
+
+def _cmd_sweep(args) -> None:
+    from .evaluation.extrapolation import summary_table, sweep_checkpoint
+    from .evaluation.sweep import parse_steps
+
+    diffs = [int(v) for v in args.difficulties.split(",")] if args.difficulties else None
+    steps = parse_steps(args.steps) if args.steps else None
+    rows, out = sweep_checkpoint(
+        args.run,
+        difficulties=diffs,
+        steps=steps,
+        n=args.n,
+        data_root=args.data_root,
+        out=args.out,
+        batch_size=args.batch_size,
+        device=args.device,
+        precision=args.precision,
+    )
+    print(summary_table(rows))
+    print(f"rows: {out / 'sweep.csv'}  plot: {out / 'sweep.png'}")
+
+
+def _cmd_models(args) -> None:
+    from .models import get_entry, list_models
+    from .models.summary import model_table
+
+    names = list_models(args.task)
+    print(model_table([get_entry(n) for n in names], task=args.task))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            from .demo import run_demo
+
+            run_demo(out=Path(args.out), minutes=args.minutes, n_test=args.n_test, seed=args.seed)
+        elif args.command == "data":
+            _cmd_data(args)
+        elif args.command == "train":
+            _cmd_train(args)
+        elif args.command == "sweep":
+            _cmd_sweep(args)
+        elif args.command == "models":
+            _cmd_models(args)
+    except (UserError, ValueError, FileNotFoundError, PermissionError) as e:
+        print(f"locrnn {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Sweep a trained model over difficulties and step counts; write rows, a table and a plot."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..checkpoint import load_model, resolve_checkpoint
+from ..plots import plot_sweep
+from ..training.runtime import setup
+from ..training.tasks import get_task
+from .sweep import best_steps, evaluate_steps, first_nonfinite, fmt_pct, sweep_rows, write_rows
+
+
+def sweep_checkpoint(
+    checkpoint: str | os.PathLike,
+    *,
+    difficulties: list[int] | None = None,
+    steps: list[int] | None = None,
+    n: int = 1000,
+    data_root: str | None = None,
+    out: str | os.PathLike | None = None,
+    batch_size: int = 256,
+    seed: int = 0,
+    device: str = "auto",
+    precision: str = "auto",
+    progress: bool = True,
+) -> tuple[list[dict], Path]:
+    """Evaluate ``checkpoint`` at every step count on each difficulty; returns rows and out dir.
+
+    Test data is the task's ``test`` split: read from ``data_root`` when given, else generated
+    (a stream disjoint from training data).
+    """
+    stem = resolve_checkpoint(checkpoint)
+    rt = setup(device, precision)
+    model = load_model(stem).to(rt.device)
+    cfg = model.config
+    task = get_task(cfg["task"])
+    recurrent = getattr(model, "recurrent", False)
+    trained = model.trained_steps if recurrent else None
+    if recurrent and steps is None:
+        steps = list(range(1, 4 * trained + 1))
+    if not recurrent:
+        steps = None
+    difficulties = [task.check_difficulty(d) for d in (difficulties or task.default_difficulties)]
+    run = stem.parent.name
+    out_dir = Path(out) if out else stem.parent / "sweep"
+    rows: list[dict] = []
+    for d in difficulties:
+        data = task.test_data(d, n, root=data_root, seed=seed)
+        res = evaluate_steps(
+            model,
+            data,
+            task,
+            steps,
+            batch_size=batch_size,
+            device=rt.device,
+            autocast=rt.autocast(),
+            progress=progress,
+            desc=f"sweep {task.difficulty} {d}",
+        )
+        rows += sweep_rows(run, cfg["name"], cfg["task"], d, res, trained)
+    write_rows(rows, out_dir)
+    plot_sweep(rows, out_dir / "sweep.png", title=f"{cfg['name']} on {cfg['task']}: accuracy vs test-time steps")
+    return rows, out_dir
+
+
+def summary_table(rows: list[dict]) -> str:
+    """A plain-text table: per difficulty, accuracy at the trained steps, best steps, onset."""
+    by: dict = {}
+    for r in rows:
+        by.setdefault(r["difficulty"], {})[r["steps"]] = r
+    lines = [
+        f"{'difficulty':>10} {'@trained':>9} {'best':>6} {'@best':>6} {'max steps':>9} "
+        f"{'@max':>6} {'non-finite from':>15}"
+    ]
+    for d, res in by.items():
+        any_row = next(iter(res.values()))
+        t = any_row.get("trained_steps")
+        acc = {k: v for k, v in res.items()}
+        if None in acc:
+            lines.append(f"{d:>10} {fmt_pct(acc[None]['accuracy']):>9} {'-':>6} {'-':>6} {'-':>9} {'-':>6} {'-':>15}")
+            continue
+        b, bacc = best_steps(acc)
+        top = max(acc)
+        onset = first_nonfinite(acc)
+        at_t = fmt_pct(acc[t]["accuracy"]) if t in acc else "-"
+        lines.append(
+            f"{d:>10} {at_t:>9} {b:>6} {fmt_pct(bacc):>6} {top:>9} "
+            f"{fmt_pct(acc[top]['accuracy']):>6} {onset if onset else '-':>15}"
+        )
+    return "\n".join(lines)
+
+
+__all__ = ["summary_table", "sweep_checkpoint"]

@@ -1,0 +1,151 @@
+"""Extrapolation sweeps: accuracy at every step count 1..N from one pass per batch.
+
+``model.iterate`` yields the output after each step and nothing is kept, so without gradients
+the memory of a sweep does not grow with N. Rows are tidy: one per (difficulty, steps).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+
+from ..data.arrays import ArrayDataset
+from ..io import atomic_path, save_json
+
+
+@torch.no_grad()
+def evaluate_steps(
+    model,
+    data: ArrayDataset,
+    task,
+    steps: Iterable[int] | None,
+    *,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+    autocast=None,
+    progress: bool = False,
+    desc: str = "",
+) -> dict[int | None, dict[str, float]]:
+    """Accuracy (and task extras) of ``model`` on ``data`` at each step count in ``steps``.
+
+    A feed-forward model takes ``steps=None`` and gives one entry keyed ``None``. Outputs that
+    stop being finite are counted as wrong and reported as ``nonfinite`` (the fraction of samples).
+    """
+    was_training = model.training
+    model.eval()
+    wanted = sorted(set(steps)) if steps is not None else None
+    top = max(wanted) if wanted else None
+    sums: dict[int | None, dict[str, float]] = {}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(data), desc=desc or "evaluate", unit="img", leave=False)
+    for start in range(0, len(data), batch_size):
+        idx = torch.arange(start, min(start + batch_size, len(data))).numpy()
+        x, y = data.batch(idx)
+        x, y = x.to(device), y.to(device)
+        with autocast if autocast is not None else contextlib.nullcontext():
+            outputs = model.iterate(x, top) if top else iter([model(x)])
+            for t, logits in enumerate(outputs, 1):
+                key = t if wanted else None
+                if wanted and t not in wanted:
+                    continue
+                logits = logits.float()
+                finite = torch.isfinite(logits).flatten(1).all(1)
+                row = sums.setdefault(key, {"correct": 0.0, "n": 0.0, "nonfinite": 0.0})
+                row["correct"] += (task.correct(logits, x, y) & finite).sum().item()
+                row["n"] += len(x)
+                row["nonfinite"] += (~finite).sum().item()
+                for name, v in task.extra_metrics(logits, x, y).items():
+                    row[name] = row.get(name, 0.0) + torch.where(finite, v, 0).sum().item()
+        if bar is not None:
+            bar.update(len(x))
+    if bar is not None:
+        bar.close()
+    model.train(was_training)
+    result = {}
+    for key, row in sums.items():
+        n = row.pop("n")
+        result[key] = {"accuracy": row.pop("correct") / n, "n": int(n), **{k: v / n for k, v in row.items()}}
+    return result
+
+
+def sweep_rows(
+    run: str,
+    model_name: str,
+    task_name: str,
+    difficulty: int,
+    results: dict[int | None, dict[str, float]],
+    trained_steps: int | None,
+) -> list[dict]:
+    rows = []
+    for steps, r in sorted(results.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
+        rows.append(
+            {
+                "run": run,
+                "model": model_name,
+                "task": task_name,
+                "difficulty": difficulty,
+                "steps": steps,
+                "trained_steps": trained_steps,
+                **r,
+            }
+        )
+    return rows
+
+
+def write_rows(rows: list[dict], out_dir: str | os.PathLike, stem: str = "sweep") -> tuple[Path, Path]:
+    """Write ``stem.csv`` and ``stem.json`` (atomically)."""
+    out_dir = Path(out_dir)
+    fields: list[str] = []
+    for r in rows:
+        fields += [k for k in r if k not in fields]
+    csv_path = out_dir / f"{stem}.csv"
+    with atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    save_json(out_dir / f"{stem}.json", rows)
+    return csv_path, out_dir / f"{stem}.json"
+
+
+def parse_steps(text: str) -> list[int]:
+    """'1:60' -> 1..60, '1:60:5' -> 1,6,..., '5,10,15' -> those."""
+    text = text.strip()
+    try:
+        if ":" in text:
+            parts = [int(p) for p in text.split(":")]
+            if len(parts) not in (2, 3):
+                raise ValueError
+            lo, hi, stride = parts[0], parts[1], parts[2] if len(parts) == 3 else 1
+            steps = list(range(lo, hi + 1, stride))
+            if steps and steps[-1] != hi:
+                steps.append(hi)
+        else:
+            steps = [int(p) for p in text.split(",") if p]
+    except ValueError:
+        raise ValueError(f"cannot read steps {text!r}; use e.g. 1:60, 1:600:10 or 5,10,15") from None
+    if not steps or min(steps) < 1:
+        raise ValueError(f"steps must be >= 1, got {text!r}")
+    return steps
+
+
+def best_steps(results: dict[int | None, dict[str, float]]) -> tuple[int | None, float]:
+    key = max(results, key=lambda k: (results[k]["accuracy"], -(k or 0)))
+    return key, results[key]["accuracy"]
+
+
+def first_nonfinite(results: dict[int | None, dict[str, float]]) -> int | None:
+    bad = [k for k, r in results.items() if k is not None and r.get("nonfinite", 0) > 0]
+    return min(bad) if bad else None
+
+
+def fmt_pct(v: float) -> str:
+    return "nan" if v is None or math.isnan(v) else f"{100 * v:5.1f}"

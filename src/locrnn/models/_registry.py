@@ -1,0 +1,69 @@
+"""Model registry in the torchvision style: duplicate names raise, models are built by name.
+
+Every entry point is a function ``fn(*, task: str, **cfg) -> nn.Module`` that only fixes
+hyper-parameters; :func:`build_model` records the arguments on the model (``model.config``) so a
+checkpoint can rebuild it by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch.nn as nn
+
+TASKS = ("mazes", "pathfinder")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    fn: Callable[..., nn.Module]
+    tasks: tuple[str, ...]
+    recurrent: bool
+    paper_params: dict[str, int] = field(default_factory=dict)
+    summary: str = ""
+
+
+_MODELS: dict[str, ModelEntry] = {}
+
+
+def register_model(
+    name: str,
+    *,
+    tasks: tuple[str, ...] = TASKS,
+    recurrent: bool = True,
+    paper_params: dict[str, int] | None = None,
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Register ``fn`` under ``name``. Registering the same name twice raises ``ValueError``."""
+
+    def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in _MODELS:
+            raise ValueError(f"a model named {name!r} is already registered")
+        doc = (fn.__doc__ or "").strip().splitlines()
+        _MODELS[name] = ModelEntry(name, fn, tuple(tasks), recurrent, dict(paper_params or {}), doc[0] if doc else "")
+        return fn
+
+    return wrap
+
+
+def list_models(task: str | None = None) -> list[str]:
+    """Names of all registered models, optionally only those that support ``task``."""
+    return sorted(n for n, e in _MODELS.items() if task is None or task in e.tasks)
+
+
+def get_entry(name: str) -> ModelEntry:
+    if name not in _MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(list_models())}")
+    return _MODELS[name]
+
+
+def build_model(name: str, *, task: str = "mazes", **cfg: Any) -> nn.Module:
+    """Build the registered model ``name`` for ``task`` ('mazes' or 'pathfinder')."""
+    entry = get_entry(name)
+    if task not in entry.tasks:
+        raise ValueError(f"model {name!r} does not support task {task!r} (it supports: {', '.join(entry.tasks)})")
+    model = entry.fn(task=task, **cfg)
+    model.config = {"name": name, "task": task, **cfg}
+    return model

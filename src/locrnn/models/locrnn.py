@@ -1,0 +1,185 @@
+"""LocRNN (the paper's Sec. 4.1) and the ablations of its Sec. 5.3."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ._registry import register_model
+from .base import RecurrentCell
+from .layers import layer_norm, recurrent_net
+
+_ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh, "relu6": F.relu6}
+
+
+class LocRNNCell(RecurrentCell):
+    r"""LocRNN: two populations, L (long-range lateral) and S (short-range interneurons).
+
+    With X the stem features, ``*`` convolution, LN a LayerNorm over (C,H,W), sigma the logistic
+    function and gamma = kappa = ReLU (paper Eq. 1-6)::
+
+        G^L_t = sigma( LN(U_lx * X) + LN(U_ll * L_{t-1}) )                      (1)
+        G^S_t = sigma( LN(U_sx * X) + LN(U_ss * S_{t-1}) )                      (2)
+        L~_t  = gamma( W_lx * X + W_ll * L_{t-1} + W_ls * S_{t-1} )             (3)
+        S~_t  = gamma( W_sx * X + W_sl * L_{t-1} + W_ss * S_{t-1} )             (4)
+        L_t   = kappa( LN( G^L_t . L~_t + (1 - G^L_t) . L_{t-1} ) )             (5)
+        S_t   = kappa( LN( G^S_t . S~_t + (1 - G^S_t) . S_{t-1} ) )             (6)
+
+    U_** are 1x1 convolutions, W_lx and W_sx 1x1, W_ll and W_ls ``long_kernel`` wide, W_sl and
+    W_ss ``short_kernel`` wide. L_0 = S_0 = 0 (``init="zeros"``, the paper's text) or 1x1
+    embeddings of X (``init="embed"``, the authors' maze code). The readout sees L only.
+
+    Implementation: every X term is one 1x1 convolution computed once per forward
+    (:meth:`prepare`); W_ll*L + W_ls*S is one convolution of cat(L, S), as is W_sl*L + W_ss*S.
+
+    Ablations (Sec. 5.3): ``use_s=False`` drops S; ``readout="ls"`` sends cat(L, S) to the
+    readout; ``activation`` sets gamma and kappa (relu, tanh, relu6 = ReLU clipped at 6);
+    ``gates=False`` fixes G = 1 (L_t = kappa(LN(L~_t))); ``layernorm=False`` removes every LN.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden: int,
+        *,
+        long_kernel: int = 5,
+        short_kernel: int = 3,
+        use_s: bool = True,
+        readout: str = "l",
+        activation: str = "relu",
+        gates: bool = True,
+        layernorm: bool = True,
+        init: str = "zeros",
+    ) -> None:
+        super().__init__()
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose {sorted(_ACTIVATIONS)}")
+        if readout not in ("l", "ls") or (readout == "ls" and not use_s):
+            raise ValueError(f"readout must be 'l' or 'ls' (ls needs the S population), got {readout!r}")
+        if init not in ("zeros", "embed"):
+            raise ValueError(f"init must be 'zeros' or 'embed', got {init!r}")
+        self.hidden, self.use_s, self.readout, self.gates, self.init = hidden, use_s, readout, gates, init
+        self.act = _ACTIVATIONS[activation]
+        self.pops = 2 if use_s else 1
+        c, p = hidden, self.pops
+        # X terms, in this order: W_lx, W_sx, U_lx, U_sx (each present only if used)
+        self.n_x_terms = p * (2 if gates else 1)
+        self.w_x = nn.Conv2d(in_channels, c * self.n_x_terms, 1)
+        self.w_l = nn.Conv2d(c * p, c, long_kernel, padding=long_kernel // 2)  # W_ll | W_ls
+        if use_s:
+            self.w_s = nn.Conv2d(c * p, c, short_kernel, padding=short_kernel // 2)  # W_sl | W_ss
+        norm = layer_norm if layernorm else (lambda ch: nn.Identity())
+        if gates:
+            self.u_h = nn.Conv2d(c * p, c * p, 1, groups=p)  # U_ll | U_ss
+            self.ln_ux = nn.ModuleList(norm(c) for _ in range(p))
+            self.ln_uh = nn.ModuleList(norm(c) for _ in range(p))
+        self.ln_out = nn.ModuleList(norm(c) for _ in range(p))
+        if init == "embed":
+            self.embed = nn.Conv2d(in_channels, c * p, 1)
+        self.out_channels = c * (2 if readout == "ls" else 1)
+
+    def prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        c, p = self.hidden, self.pops
+        terms = self.w_x(x).split(c, dim=1)
+        drive = list(terms[:p])  # W_lx * X, W_sx * X
+        if self.gates:  # LN(U_lx * X), LN(U_sx * X) are constant over steps
+            drive += [ln(u) for ln, u in zip(self.ln_ux, terms[p:])]
+        return tuple(drive)
+
+    def init_state(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.init == "embed":
+            return tuple(self.embed(x).split(self.hidden, dim=1))
+        zeros = x.new_zeros(x.shape[0], self.hidden, x.shape[2], x.shape[3])
+        return (zeros,) * self.pops
+
+    def forward(self, drive: tuple[torch.Tensor, ...], state: tuple, t: int) -> tuple:
+        p = self.pops
+        LS = torch.cat(state, dim=1) if p == 2 else state[0]
+        candidates = [self.act(drive[0] + self.w_l(LS))]  # L~_t  (3)
+        if self.use_s:
+            candidates.append(self.act(drive[1] + self.w_s(LS)))  # S~_t  (4)
+        if self.gates:
+            u_h = self.u_h(LS).split(self.hidden, dim=1)
+            new = []
+            for i in range(p):  # (1), (2) then (5), (6)
+                G = torch.sigmoid(drive[p + i] + self.ln_uh[i](u_h[i]))
+                new.append(self.act(self.ln_out[i](torch.lerp(state[i], candidates[i], G))))
+            return tuple(new)
+        return tuple(self.act(ln(c)) for ln, c in zip(self.ln_out, candidates))
+
+    def output(self, state: tuple) -> torch.Tensor:
+        return torch.cat(state, dim=1) if self.readout == "ls" else state[0]
+
+
+_TASK_DEFAULTS = {
+    # width, long kernel, short kernel, trained steps (paper appendix tables)
+    "mazes": dict(width=64, long_kernel=5, short_kernel=3, steps=15),
+    "pathfinder": dict(width=32, long_kernel=9, short_kernel=5, steps=12),
+}
+
+
+def _locrnn(
+    task: str,
+    *,
+    width: int | None = None,
+    steps: int | None = None,
+    norm: str = "batch",
+    hidden: int | None = None,
+    **cell_args,
+):
+    d = _TASK_DEFAULTS[task]
+    width = width or d["width"]
+    cell_args.setdefault("long_kernel", d["long_kernel"])
+    cell_args.setdefault("short_kernel", d["short_kernel"])
+    cell = LocRNNCell(width, hidden or width, **cell_args)
+    return recurrent_net(task, cell, width=width, steps=steps or d["steps"], norm=norm)
+
+
+@register_model("locrnn", paper_params={"mazes": 335_648, "pathfinder": 237_736})
+def locrnn(*, task: str = "mazes", **cfg):
+    """LocRNN as in the paper (Eq. 1-6): L and S populations, gates, LayerNorm, ReLU."""
+    return _locrnn(task, **cfg)
+
+
+@register_model("locrnn_no_s")
+def locrnn_no_s(*, task: str = "mazes", **cfg):
+    """Ablation: no S (interneuron) population."""
+    return _locrnn(task, use_s=False, **cfg)
+
+
+@register_model("locrnn_no_s_2x")
+def locrnn_no_s_2x(*, task: str = "mazes", width: int | None = None, **cfg):
+    """Ablation: no S population, L twice as wide (the paper's parameter match)."""
+    width = width or _TASK_DEFAULTS[task]["width"]
+    return _locrnn(task, use_s=False, width=width, hidden=2 * width, **cfg)
+
+
+@register_model("locrnn_ls_readout")
+def locrnn_ls_readout(*, task: str = "mazes", **cfg):
+    """Ablation: both L and S are sent to the readout (S is no longer an interneuron)."""
+    return _locrnn(task, readout="ls", **cfg)
+
+
+@register_model("locrnn_tanh")
+def locrnn_tanh(*, task: str = "mazes", **cfg):
+    """Ablation: tanh instead of ReLU for gamma and kappa."""
+    return _locrnn(task, activation="tanh", **cfg)
+
+
+@register_model("locrnn_relu6")
+def locrnn_relu6(*, task: str = "mazes", **cfg):
+    """Ablation: ReLU clipped at 6 for gamma and kappa."""
+    return _locrnn(task, activation="relu6", **cfg)
+
+
+@register_model("locrnn_no_gates")
+def locrnn_no_gates(*, task: str = "mazes", **cfg):
+    """Ablation: no gates (G = 1, the candidate replaces the state)."""
+    return _locrnn(task, gates=False, **cfg)
+
+
+@register_model("locrnn_no_ln")
+def locrnn_no_ln(*, task: str = "mazes", **cfg):
+    """Ablation: no LayerNorm anywhere in the cell."""
+    return _locrnn(task, layernorm=False, **cfg)

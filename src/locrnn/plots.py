@@ -1,0 +1,60 @@
+"""Plots read only the tidy rows that evaluation writes (CSV / JSON)."""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .io import atomic_path  # noqa: E402
+
+
+def plot_sweep(rows: list[dict], path: str | os.PathLike, *, title: str = "") -> Path:
+    """Accuracy vs test-time steps, one line per (run, difficulty); trained steps circled."""
+    path = Path(path)
+    curves: dict[tuple, list[tuple[int, float]]] = defaultdict(list)
+    flat: dict[tuple, float] = {}
+    trained: dict[tuple, int | None] = {}
+    onset: dict[tuple, int] = {}
+    for r in rows:
+        key = (r.get("model", ""), r.get("task", ""), r["difficulty"])
+        if r["steps"] is None or r["steps"] == "":
+            flat[key] = float(r["accuracy"])
+            continue
+        s = int(r["steps"])
+        curves[key].append((s, 100 * float(r["accuracy"])))
+        trained[key] = r.get("trained_steps")
+        if float(r.get("nonfinite", 0) or 0) > 0:
+            onset[key] = min(onset.get(key, s), s)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    models = sorted({k[0] for k in list(curves) + list(flat)})
+    for key in sorted(curves, key=lambda k: (k[0], float(k[2]))):
+        pts = sorted(curves[key])
+        label = f"{key[2]}" if len(models) == 1 else f"{key[0]} {key[2]}"
+        (line,) = ax.plot([p[0] for p in pts], [p[1] for p in pts], label=label, lw=1.6)
+        t = trained.get(key)
+        if t not in (None, ""):
+            t = int(t)
+            ax.plot([t], [0], "o", ms=9, mfc="none", mec="k", clip_on=False, zorder=5)
+        if key in onset:
+            ax.axvline(onset[key], color=line.get_color(), ls=":", lw=1)
+    for key, acc in sorted(flat.items()):
+        ax.axhline(100 * acc, ls="--", lw=1, color="gray")
+        ax.text(ax.get_xlim()[1], 100 * acc, f" {key[0]} {key[2]}", va="center", fontsize=7)
+    ax.set_xlabel("test-time recurrent steps (circle: trained steps; dotted: outputs non-finite)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    ax.legend(title="difficulty", fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    return path

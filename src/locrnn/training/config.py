@@ -1,0 +1,122 @@
+"""Training configuration: one typed dataclass, small TOML presets, CLI overrides of any field."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (recorded as ``config.json`` in its run folder)."""
+
+    # what to learn
+    task: str = "mazes"
+    size: int = 9  # maze size S (mazes) or path length (pathfinder)
+    model: str = "locrnn"
+    model_args: dict[str, Any] = field(default_factory=dict)  # e.g. {"width": 32}
+    steps: int | None = None  # recurrent steps in training (None: the model's default)
+    # data: generated in memory unless data_root points at files in a public layout
+    data_root: str | None = None
+    n_train: int = 20000
+    n_val: int = 1000
+    image_size: int | None = None  # pathfinder: side of the generated images
+    data_seed: int = 0
+    # optimisation
+    epochs: int = 1
+    batch_size: int = 32
+    optimizer: str = "adamw"  # adam | adamw | sgd
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    schedule: str = "cosine"  # cosine | constant | multistep
+    warmup: float = 0.05  # fraction of all iterations with a linear warm-up
+    milestones: list[float] = field(default_factory=list)  # multistep: fractions of training
+    gamma: float = 0.1
+    clip: float | None = 1.0  # gradient-norm clipping (None: off)
+    # objective (see locrnn.training.losses)
+    objective: str = "fixed"  # fixed | progressive | random_steps | deep | fixed_point
+    alpha: float = 0.5
+    min_steps: int | None = None
+    max_steps: int | None = None
+    # running
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16
+    device: str = "auto"
+    seed: int = 0
+    out: str = "runs"
+    name: str | None = None
+    log_every: int = 20
+    ckpt_every: int = 200  # iterations between resumable checkpoints
+    val_every: int = 0  # iterations between validations (0: at the end of each epoch)
+    grad_checkpoint: bool = False
+    compile: bool = False
+    progress: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def list_presets() -> list[str]:
+    root = resources.files("locrnn") / "presets"
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    path = resources.files("locrnn") / "presets" / f"{name}.toml"
+    if not path.is_file():
+        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(list_presets())}")
+    data = tomllib.loads(path.read_text())
+    unknown = set(data) - set(FIELDS)
+    if unknown:
+        raise ValueError(f"preset {name!r} sets unknown fields: {sorted(unknown)}")
+    return data
+
+
+def parse_value(name: str, text: str) -> Any:
+    """Turn a command-line string into the type of field ``name``."""
+    if name not in FIELDS:
+        raise ValueError(f"unknown config field {name!r}")
+    kind = str(FIELDS[name].type)
+    if text.lower() in ("none", "null") and "None" in kind:
+        return None
+    try:
+        if kind.startswith("dict") or kind.startswith("list"):
+            value = json.loads(text)
+        elif kind.startswith("bool"):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            value = text.lower() in ("true", "1", "yes")
+        elif kind.startswith("int"):
+            value = int(text)
+        elif kind.startswith("float"):
+            value = float(text)
+        else:
+            value = text
+    except ValueError:
+        raise ValueError(f"--{name.replace('_', '-')}: cannot read {text!r} as {kind}") from None
+    return value
+
+
+def make_config(preset: str | None = None, **overrides: Any) -> TrainConfig:
+    """Defaults, then the task's preset file, then ``overrides``."""
+    values: dict[str, Any] = {}
+    if preset:
+        values.update(load_preset(preset))
+    for k, v in overrides.items():
+        if k not in FIELDS:
+            raise ValueError(f"unknown config field {k!r}")
+        if v is not None:
+            values[k] = v
+    return TrainConfig(**values)

@@ -1,0 +1,249 @@
+"""The training loop: short, model-agnostic, resumable, DDP-aware.
+
+A run folder holds ``config.json``, ``command.txt``, ``metrics.jsonl`` (one JSON object per log
+line), ``best.{safetensors,json}`` (best validation accuracy), ``last.{safetensors,json}`` and
+``trainer_state.pt`` (optimizer, scheduler, RNG states and data position, for ``--resume``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from ..checkpoint import save_model
+from ..data.arrays import BatchLoader
+from ..evaluation.sweep import evaluate_steps
+from ..io import UserError, atomic_path, load_json, save_json
+from ..models import build_model
+from .config import TrainConfig
+from .losses import objective_loss
+from .runtime import Runtime, all_sum, seed_everything, setup
+from .tasks import get_task
+
+
+def lr_factor(cfg: TrainConfig, total: int):
+    """Per-iteration LR multiplier: linear warm-up then cosine, constant or multi-step decay."""
+    warm = max(1, int(cfg.warmup * total)) if cfg.warmup > 0 else 0
+    marks = sorted(int(m * total) for m in cfg.milestones)
+
+    def f(it: int) -> float:
+        w = min(1.0, (it + 1) / warm) if warm else 1.0
+        if cfg.schedule == "cosine":
+            return w * 0.5 * (1 + math.cos(math.pi * min(1.0, it / max(1, total))))
+        if cfg.schedule == "multistep":
+            return w * cfg.gamma ** sum(it >= m for m in marks)
+        if cfg.schedule == "constant":
+            return w
+        raise ValueError(f"unknown schedule {cfg.schedule!r}; choose cosine, multistep or constant")
+
+    return f
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose adam, adamw or sgd")
+
+
+def new_run_dir(cfg: TrainConfig) -> Path:
+    name = cfg.name or f"{cfg.task}{cfg.size}-{cfg.model}-{datetime.now():%Y%m%d-%H%M%S}"
+    path = Path(cfg.out) / name
+    if path.exists():
+        raise UserError(f"run folder {path} already exists (choose another --name, or --resume it)")
+    try:
+        path.mkdir(parents=True)
+    except OSError as e:
+        raise UserError(f"cannot create run folder {path}: {e.strerror or e}") from None
+    return path
+
+
+def build_for(cfg: TrainConfig) -> torch.nn.Module:
+    args = dict(cfg.model_args)
+    if cfg.steps:
+        args["steps"] = cfg.steps
+    return build_model(cfg.model, task=cfg.task, **args)
+
+
+def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str] | None = None, log=print) -> Path:
+    """Train as ``cfg`` says; return the run folder. ``resume`` continues an existing run."""
+    if resume is not None:
+        run_dir = Path(resume)
+        if not run_dir.is_dir():
+            raise UserError(f"cannot resume: no run folder {run_dir}")
+        cfg = TrainConfig(**load_json(run_dir / "config.json"))
+    rt = setup(cfg.device, cfg.precision)
+    seed_everything(cfg.seed)
+    task = get_task(cfg.task)
+    train_ds, val_ds = task.datasets(cfg)
+    model = build_for(cfg).to(rt.device)
+    model.checkpoint_steps = cfg.grad_checkpoint
+    opt = make_optimizer(model, cfg)
+    loader = BatchLoader(train_ds, cfg.batch_size, seed=cfg.seed, rank=rt.rank, world=rt.world)
+    if len(loader) == 0:
+        raise UserError(f"{len(train_ds)} training samples are fewer than one batch of {cfg.batch_size}")
+    total = cfg.epochs * len(loader)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg, total))
+    pos = {"epoch": 0, "batch": 0, "iteration": 0, "images": 0, "best": -1.0, "seconds": 0.0}
+    rng = random.Random(cfg.seed)
+    if resume is not None:
+        _load_state(run_dir / "trainer_state.pt", model, opt, sched, pos, rng)
+    elif rt.main:
+        run_dir = new_run_dir(cfg)
+        save_json(run_dir / "config.json", cfg.to_dict())
+        (run_dir / "command.txt").write_text(" ".join(argv if argv is not None else sys.argv) + "\n")
+    if rt.world > 1:
+        run_dir = _broadcast_path(run_dir if rt.main else None, rt)
+    net = model
+    if rt.world > 1:
+        model = DistributedDataParallel(model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None)
+    step_fn = torch.compile(model) if cfg.compile else model
+    metrics = open(run_dir / "metrics.jsonl", "a") if rt.main else None
+    bar = _bar(total, pos["iteration"], cfg, rt)
+    t0 = time.time() - pos["seconds"]
+    try:
+        while pos["epoch"] < cfg.epochs:
+            for x, y in loader.epoch(pos["epoch"], pos["batch"]):
+                x, y = x.to(rt.device, non_blocking=True), y.to(rt.device, non_blocking=True)
+                with rt.autocast():
+                    loss = objective_loss(step_fn, x, y, task, cfg, rng)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+                opt.step()
+                sched.step()
+                pos["batch"] += 1
+                pos["iteration"] += 1
+                pos["images"] += cfg.batch_size
+                if not math.isfinite(loss.item()):
+                    raise FloatingPointError(f"training loss became {loss.item()} at iteration {pos['iteration']}")
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss.item():.4f}", best=f"{max(pos['best'], 0):.3f}")
+                if metrics and pos["iteration"] % cfg.log_every == 0:
+                    _log(metrics, pos, t0, loss=loss.item(), lr=sched.get_last_lr()[0])
+                if cfg.val_every and pos["iteration"] % cfg.val_every == 0:
+                    _validate(net, val_ds, task, cfg, rt, run_dir, pos, metrics, t0)
+                if pos["iteration"] % cfg.ckpt_every == 0:
+                    _save_state(run_dir, net, opt, sched, pos, rng, t0, rt)
+            pos["epoch"] += 1
+            pos["batch"] = 0
+            if not cfg.val_every or pos["iteration"] % cfg.val_every:
+                _validate(net, val_ds, task, cfg, rt, run_dir, pos, metrics, t0)
+            _save_state(run_dir, net, opt, sched, pos, rng, t0, rt)
+    finally:
+        if bar is not None:
+            bar.close()
+        if metrics:
+            metrics.close()
+    if rt.main:
+        summary = {
+            "best_val_accuracy": pos["best"],
+            "iterations": pos["iteration"],
+            "images": pos["images"],
+            "seconds": time.time() - t0,
+            "images_per_second": pos["images"] / max(1e-9, time.time() - t0),
+        }
+        save_json(run_dir / "summary.json", summary)
+        log(
+            f"run saved in {run_dir}: best validation accuracy {100 * pos['best']:.1f}% "
+            f"after {pos['images']} images ({summary['seconds']:.0f} s)"
+        )
+    return run_dir
+
+
+def _bar(total: int, done: int, cfg: TrainConfig, rt: Runtime):
+    if not (cfg.progress and rt.main):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, desc=f"train {cfg.model} on {cfg.task} {cfg.size}", unit="it")
+
+
+def _log(f, pos: dict, t0: float, **values) -> None:
+    row = {k: pos[k] for k in ("epoch", "iteration", "images")}
+    row.update(time=round(time.time() - t0, 3), **values)
+    f.write(json.dumps(row) + "\n")
+    f.flush()
+
+
+def _validate(net, val_ds, task, cfg, rt: Runtime, run_dir: Path, pos, metrics, t0) -> None:
+    steps = [cfg.steps or net.trained_steps] if getattr(net, "recurrent", False) else None
+    shard = _shard(val_ds, rt)
+    res = next(
+        iter(evaluate_steps(net, shard, task, steps, batch_size=256, device=rt.device, autocast=rt.autocast()).values())
+    )
+    correct, n = all_sum([res["accuracy"] * res["n"], res["n"]], rt)
+    acc = correct / n
+    if metrics:
+        _log(metrics, pos, t0, val_accuracy=acc)
+    if rt.main:
+        meta = {"val_accuracy": acc, "iteration": pos["iteration"], "images": pos["images"]}
+        save_model(run_dir / "last", net, **meta)
+        if acc > pos["best"]:
+            save_model(run_dir / "best", net, **meta)
+    pos["best"] = max(pos["best"], acc)
+
+
+def _shard(data, rt: Runtime):
+    if rt.world == 1:
+        return data
+    from ..data.arrays import ArrayDataset
+
+    idx = np.arange(rt.rank, len(data), rt.world)
+    return ArrayDataset(data.inputs[idx], data.targets[idx], scale=data.scale)
+
+
+def _save_state(run_dir: Path, net, opt, sched, pos, rng: random.Random, t0: float, rt: Runtime) -> None:
+    if not rt.main:
+        return
+    state = {
+        "model": net.state_dict(),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "position": {**pos, "seconds": time.time() - t0},
+        "python_rng": rng.getstate(),
+        "torch_rng": torch.get_rng_state(),
+    }
+    with atomic_path(run_dir / "trainer_state.pt") as tmp:
+        torch.save(state, tmp)
+
+
+def _load_state(path: Path, net, opt, sched, pos, rng: random.Random) -> None:
+    if not path.is_file():
+        raise UserError(f"cannot resume: missing {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a truncated or foreign file
+        raise UserError(f"cannot resume: corrupt training state {path}: {e}") from None
+    net.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    pos.update(state["position"])
+    rng.setstate(_as_rng_state(state["python_rng"]))
+    torch.set_rng_state(state["torch_rng"])
+
+
+def _as_rng_state(s):
+    return tuple(_as_rng_state(v) if isinstance(v, list) else v for v in s)
+
+
+def _broadcast_path(path: Path | None, rt: Runtime) -> Path:
+    obj = [str(path) if path is not None else None]
+    dist.broadcast_object_list(obj, src=0)
+    return Path(obj[0])

@@ -1,0 +1,110 @@
+"""The model contract, swept over every registered model at tiny sizes."""
+
+import pytest
+import torch
+
+from locrnn.models import build_model, get_entry, list_models
+from oracle import oracle_locrnn_states
+
+TINY = {"mazes": (3, 24), "pathfinder": (3, 48)}
+CASES = [(n, t) for n in list_models() for t in get_entry(n).tasks]
+
+
+def tiny(name, task, **kw):
+    torch.manual_seed(0)
+    return build_model(name, task=task, width=8, **kw)
+
+
+def batch(task, n=2):
+    c, s = TINY[task]
+    return torch.rand(n, c, s, s)
+
+
+def out_shape(task, x):
+    return (x.shape[0], 2, *x.shape[2:]) if task == "mazes" else (x.shape[0], 2)
+
+
+@pytest.mark.parametrize("name,task", CASES)
+def test_shape_finite_and_gradients(name, task):
+    model = tiny(name, task)
+    x = batch(task)
+    y = model(x)
+    assert y.shape == out_shape(task, x)
+    assert torch.isfinite(y).all()
+    y.square().mean().backward()
+    for pname, p in model.named_parameters():
+        if p.requires_grad:
+            assert p.grad is not None and p.grad.abs().sum() > 0, f"no gradient reaches {pname}"
+
+
+@pytest.mark.parametrize("name,task", CASES)
+def test_steps_at_call_time(name, task):
+    model = tiny(name, task).eval()
+    x = batch(task)
+    if not model.recurrent:
+        with pytest.raises(ValueError, match="feed-forward"):
+            model(x, steps=3)
+        return
+    T = model.trained_steps
+    with torch.no_grad():
+        longer = model(x, steps=2 * T)
+        assert longer.shape == out_shape(task, x) and torch.isfinite(longer).all()
+        direct = [model(x, steps=k) for k in range(1, 2 * T + 1)]
+        stepped = list(model.iterate(x, 2 * T))
+    assert len(stepped) == 2 * T
+    for k, (a, b) in enumerate(zip(direct, stepped), 1):
+        torch.testing.assert_close(a, b, msg=f"step {k}")
+    torch.testing.assert_close(model(x), direct[T - 1])  # default = trained steps
+
+
+@pytest.mark.parametrize("name,task", CASES)
+def test_seeded_determinism(name, task):
+    x = batch(task)
+    a, b = tiny(name, task).eval(), tiny(name, task).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(a(x), b(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name,task", CASES)
+def test_bad_inputs_are_named(name, task):
+    model = tiny(name, task)
+    with pytest.raises(ValueError, match="input channels"):
+        model(torch.rand(1, 4, 24, 24))
+    with pytest.raises(ValueError, match="shape"):
+        model(torch.rand(3, 24, 24))
+
+
+def test_duplicate_and_unknown_names():
+    from locrnn.models import register_model
+
+    with pytest.raises(ValueError, match="already registered"):
+        register_model("locrnn")(lambda **kw: None)
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        build_model("nope")
+
+
+def test_locrnn_matches_the_equations():
+    """The fused cell equals a plain term-by-term implementation of Eq. 1-6."""
+    model = build_model("locrnn", task="mazes", width=16).eval()
+    x = torch.rand(2, 3, 24, 24)
+    with torch.no_grad():
+        X = model.stem(x)
+        expected = oracle_locrnn_states(model.cell, X, 6)
+        got = [model.cell.output(s) for s in model.states(x, 6)]
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_paper_parameter_counts():
+    # authors' code minus its dead parameters (unused embeddings / LayerNorm), see models.md
+    assert sum(p.numel() for p in build_model("locrnn", task="mazes").parameters()) == 335_648 - 8_320 - 128
+    pf = build_model("locrnn", task="pathfinder")
+    assert sum(p.numel() for p in pf.parameters()) == 237_736 - 2_112
+    emb = build_model("locrnn", task="mazes", init="embed")
+    assert sum(p.numel() for p in emb.parameters()) == 335_648 - 128
+
+
+def test_any_image_size_runs_through_the_same_weights():
+    model = build_model("locrnn", task="mazes", width=8).eval()
+    for side in (24, 32, 70):
+        assert model(torch.rand(1, 3, side, side)).shape == (1, 2, side, side)

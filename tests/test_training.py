@@ -1,0 +1,179 @@
+"""Trainer, checkpoints, losses and sweeps on tiny runs."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from locrnn.checkpoint import load_model, save_model
+from locrnn.data.arrays import ArrayDataset
+from locrnn.data.mazes import generate_mazes
+from locrnn.evaluation.metrics import maze_correct
+from locrnn.evaluation.sweep import evaluate_steps, parse_steps
+from locrnn.io import UserError
+from locrnn.models import build_model
+from locrnn.training.config import make_config
+from locrnn.training.tasks import get_task
+from locrnn.training.trainer import train
+
+
+def tiny_cfg(tmp_path, **kw):
+    base = dict(
+        task="mazes",
+        size=5,
+        model="locrnn",
+        model_args={"width": 8},
+        steps=4,
+        n_train=256,
+        n_val=64,
+        batch_size=16,
+        epochs=1,
+        out=str(tmp_path),
+        name="run",
+        progress=False,
+        precision="fp32",
+        log_every=2,
+        ckpt_every=8,
+    )
+    base.update(kw)
+    return make_config(None, **base)
+
+
+def test_loss_falls_and_run_folder_is_complete(tmp_path):
+    run = train(tiny_cfg(tmp_path, epochs=3, lr=3e-3), argv=["test"])
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in rows if "loss" in r]
+    assert np.mean(losses[-4:]) < 0.8 * np.mean(losses[:4])
+    assert any("val_accuracy" in r for r in rows)
+    for f in (
+        "config.json",
+        "command.txt",
+        "best.safetensors",
+        "best.json",
+        "last.json",
+        "trainer_state.pt",
+        "summary.json",
+    ):
+        assert (run / f).is_file(), f
+    model = load_model(run)
+    assert model.trained_steps == 4 and model.config["width"] == 8
+
+
+def test_run_folder_is_never_overwritten(tmp_path):
+    train(tiny_cfg(tmp_path, n_train=32), argv=["t"])
+    with pytest.raises(UserError, match="already exists"):
+        train(tiny_cfg(tmp_path, n_train=32), argv=["t"])
+
+
+def test_killed_run_resumes_to_the_same_weights(tmp_path):
+    """SIGKILL a training process mid-run, --resume it, and get the uninterrupted result."""
+    args = [
+        "--task",
+        "mazes",
+        "--size",
+        "5",
+        "--width",
+        "8",
+        "--steps",
+        "4",
+        "--n-train",
+        "1536",
+        "--n-val",
+        "32",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "2",
+        "--precision",
+        "fp32",
+        "--ckpt-every",
+        "8",
+        "--progress",
+        "false",
+        "--out",
+        str(tmp_path),
+    ]
+    cmd = [sys.executable, "-m", "locrnn", "train", *args]
+    subprocess.run([*cmd, "--name", "full"], check=True, capture_output=True)
+    proc = subprocess.Popen([*cmd, "--name", "part"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = tmp_path / "part" / "trainer_state.pt"
+    deadline = time.time() + 120
+    while not state.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (tmp_path / "part" / "summary.json").exists()
+    done = subprocess.run(
+        [sys.executable, "-m", "locrnn", "train", "--resume", str(tmp_path / "part")], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    a, b = load_model(tmp_path / "full" / "last"), load_model(tmp_path / "part" / "last")
+    for (k, v), w in zip(a.state_dict().items(), b.state_dict().values()):
+        torch.testing.assert_close(v, w, rtol=0, atol=0, msg=k)
+    full = json.loads((tmp_path / "full" / "summary.json").read_text())
+    part = json.loads((tmp_path / "part" / "summary.json").read_text())
+    assert full["best_val_accuracy"] == part["best_val_accuracy"]
+    assert full["iterations"] == part["iterations"]
+
+
+def test_sweep_equals_separate_evaluations():
+    task = get_task("mazes")
+    model = build_model("locrnn", task="mazes", width=8, steps=3).eval()
+    data = ArrayDataset(*generate_mazes(40, 5, seed=1, split="test"))
+    sweep = evaluate_steps(model, data, task, [1, 2, 5, 7], batch_size=16)
+    x, y = data.batch(np.arange(len(data)))
+    with torch.no_grad():
+        for k in (1, 2, 5, 7):
+            acc = maze_correct(model(x, steps=k), x, y).float().mean().item()
+            assert sweep[k]["accuracy"] == pytest.approx(acc)
+            assert sweep[k]["n"] == 40
+
+
+def test_exact_match_forces_black_pixels_to_zero():
+    x = torch.zeros(1, 3, 4, 4)
+    x[0, :, 1:3, 1:3] = 1
+    y = torch.zeros(1, 4, 4, dtype=torch.long)
+    y[0, 1, 1] = 1
+    logits = torch.zeros(1, 2, 4, 4)
+    logits[0, 1] = 5.0  # predicts "path" everywhere
+    assert not maze_correct(logits, x, y).item()
+    logits[0, 1, 1:3, 1:3] = -5.0
+    logits[0, 1, 1, 1] = 5.0  # right on open pixels, wrong only on black ones
+    assert maze_correct(logits, x, y).item()
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path):
+    model = build_model("locrnn", task="mazes", width=8)
+    save_model(tmp_path / "ck", model)
+    with pytest.raises(UserError, match="holds a 'locrnn' model"):
+        load_model(tmp_path / "ck", expect="locrnn_no_s")
+    meta = json.loads((tmp_path / "ck.json").read_text())
+    meta["model"]["width"] = 16
+    (tmp_path / "ck.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="do not match the model"):
+        load_model(tmp_path / "ck")
+    meta["format_version"] = 99
+    (tmp_path / "ck.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="format version"):
+        load_model(tmp_path / "ck")
+
+
+@pytest.mark.parametrize("objective", ["random_steps", "progressive", "deep"])
+def test_objectives_train(tmp_path, objective):
+    cfg = tiny_cfg(tmp_path, objective=objective, min_steps=2, max_steps=5, n_train=64)
+    run = train(cfg, argv=["t"])
+    assert (run / "best.json").is_file()
+
+
+def test_parse_steps():
+    assert parse_steps("1:5") == [1, 2, 3, 4, 5]
+    assert parse_steps("1:10:4") == [1, 5, 9, 10]
+    assert parse_steps("3,6") == [3, 6]
+    with pytest.raises(ValueError):
+        parse_steps("0:3")
