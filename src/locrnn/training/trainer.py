@@ -89,8 +89,8 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
     rt = setup(cfg.device, cfg.precision)
     seed_everything(cfg.seed)
     task = get_task(cfg.task)
+    model = build_for(cfg).to(rt.device)  # before the data: a bad model name fails fast
     train_ds, val_ds = task.datasets(cfg)
-    model = build_for(cfg).to(rt.device)
     model.checkpoint_steps = cfg.grad_checkpoint
     opt = make_optimizer(model, cfg)
     loader = BatchLoader(train_ds, cfg.batch_size, seed=cfg.seed, rank=rt.rank, world=rt.world)
