@@ -44,10 +44,11 @@ class TrainConfig:
     gamma: float = 0.1
     clip: float | None = 1.0  # gradient-norm clipping (None: off)
     # objective (see locrnn.training.losses)
-    objective: str = "fixed"  # fixed | progressive | random_steps | deep | fixed_point
-    alpha: float = 0.5
-    min_steps: int | None = None
+    objective: str = "fixed"  # fixed | random_steps | progressive | deep
+    alpha: float = 0.5  # progressive: weight of the progressive term
+    min_steps: int | None = None  # random_steps / deep: the range of unroll lengths
     max_steps: int | None = None
+    state_penalty: float = 0.0  # weight of the last-step relative state change (fixed point)
     # running
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     device: str = "auto"

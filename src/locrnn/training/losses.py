@@ -5,6 +5,10 @@
 * ``progressive``: DeepThinking's progressive loss: (1 - alpha) * loss after T steps + alpha *
   loss after k steps taken from a detached state reached after n steps (n + k <= T).
 * ``deep``: per-step (deep) supervision, the mean loss over every step from min_steps to T.
+
+``state_penalty`` (any objective but progressive): adds beta * ||h_T - h_{T-1}||^2 / ||h_T||^2,
+the squared relative change of the readout state over the last step, pushing the dynamics
+towards a fixed point so that running past T changes little (a contraction-style regulariser).
 """
 
 from __future__ import annotations
@@ -30,6 +34,13 @@ def objective_loss(model, x: torch.Tensor, y: torch.Tensor, task, cfg, rng: rand
         if kind != "fixed":
             raise ValueError(f"objective {kind!r} needs a recurrent model")
         return task.loss(model(x), x, y)
+    beta = getattr(cfg, "state_penalty", 0.0)
+    if kind in ("fixed", "random_steps") and beta:
+        steps = cfg.steps or net.trained_steps
+        if kind == "random_steps":
+            steps = rng.randint(*_step_range(net, cfg))
+        logits, change = _last_with_change(net, x, steps)
+        return task.loss(logits, x, y) + beta * change
     if kind == "fixed":
         return task.loss(model(x, steps=cfg.steps), x, y)
     if kind == "random_steps":
@@ -37,8 +48,13 @@ def objective_loss(model, x: torch.Tensor, y: torch.Tensor, task, cfg, rng: rand
         return task.loss(model(x, steps=rng.randint(lo, hi)), x, y)
     if kind == "deep":
         lo, hi = _step_range(net, cfg)
-        losses = [task.loss(out, x, y) for t, out in enumerate(net.iterate(x, hi), 1) if t >= lo]
-        return torch.stack(losses).mean()
+        losses, prev, last = [], None, None
+        for t, state in enumerate(net.states(x, hi), 1):
+            prev, last = last, net.cell.output(state)
+            if t >= lo:
+                losses.append(task.loss(net.head(last), x, y))
+        loss = torch.stack(losses).mean()
+        return loss + beta * relative_change(prev, last) if beta and prev is not None else loss
     if kind == "progressive":
         steps = cfg.steps or net.trained_steps
         full = task.loss(model(x, steps=steps), x, y)
@@ -49,6 +65,20 @@ def objective_loss(model, x: torch.Tensor, y: torch.Tensor, task, cfg, rng: rand
         prog = task.loss(_continue(net, x, state, k, start=n), x, y)
         return (1 - cfg.alpha) * full + cfg.alpha * prog
     raise ValueError(f"unknown objective {kind!r}; choose fixed, random_steps, deep or progressive")
+
+
+def relative_change(prev: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
+    """Mean over samples of ||last - prev||^2 / ||last||^2 (computed in fp32)."""
+    prev, last = prev.float().flatten(1), last.float().flatten(1)
+    return ((last - prev).square().sum(1) / last.square().sum(1).clamp_min(1e-6)).mean()
+
+
+def _last_with_change(net, x: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Output after ``steps`` steps and the relative state change over the last step."""
+    prev = last = None
+    for state in net.states(x, max(2, steps)):
+        prev, last = last, net.cell.output(state)
+    return net.head(last), relative_change(prev, last)
 
 
 def _continue(net, x: torch.Tensor, state, k: int, start: int = 0) -> torch.Tensor:

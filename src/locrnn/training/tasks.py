@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from ..data.arrays import ArrayDataset
 from ..data.maze_io import load_mazes
 from ..data.mazes import check_size, generate_mazes
-from ..evaluation.metrics import class_correct, maze_correct, maze_pixel_accuracy, open_mask
+from ..evaluation.metrics import class_correct, maze_correct, maze_pixel_accuracy, maze_predictions, open_mask
 
 
 class MazeTask:
@@ -52,6 +52,13 @@ class MazeTask:
     def correct(self, logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return maze_correct(logits, x, y)
 
+    def predict(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The answer: the path mask, black pixels forced to 0."""
+        return maze_predictions(logits, x)
+
+    def correct_prediction(self, pred: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return (pred == y).flatten(1).all(dim=1)
+
     def extra_metrics(self, logits, x, y) -> dict[str, torch.Tensor]:
         return {"pixel_accuracy": maze_pixel_accuracy(logits, x, y)}
 
@@ -64,6 +71,12 @@ class ClassificationTask:
 
     def correct(self, logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return class_correct(logits, y)
+
+    def predict(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return logits.argmax(dim=1)
+
+    def correct_prediction(self, pred: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return pred == y
 
     def extra_metrics(self, logits, x, y) -> dict[str, torch.Tensor]:
         return {}
