@@ -49,6 +49,10 @@ class MazeTask:
         per_pixel = F.cross_entropy(logits.float(), y, reduction="none")
         return (per_pixel * mask).sum() / mask.sum().clamp_min(1)
 
+    def loss_weight(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """How many terms :meth:`loss` averages over (open pixels): data-parallel weighting."""
+        return open_mask(x).sum().clamp_min(1)
+
     def correct(self, logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return maze_correct(logits, x, y)
 
