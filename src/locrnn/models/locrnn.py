@@ -30,8 +30,13 @@ class LocRNNCell(RecurrentCell):
     W_ss ``short_kernel`` wide. L_0 = S_0 = 0 (``init="zeros"``, the paper's text) or 1x1
     embeddings of X (``init="embed"``, the authors' maze code). The readout sees L only.
 
-    Implementation: every X term is one 1x1 convolution computed once per forward
-    (:meth:`prepare`); W_ll*L + W_ls*S is one convolution of cat(L, S), as is W_sl*L + W_ss*S.
+    Implementation (same equations, fewer passes over memory): the state is one tensor
+    cat(L, S) of 2C channels, so W_ll*L + W_ls*S is one convolution of it, as is W_sl*L + W_ss*S,
+    and U_ll|U_ss is one grouped 1x1 convolution; every X term is one 1x1 convolution computed
+    once per forward (:meth:`prepare`); each pair of LayerNorms (one per population) is one
+    group norm with a group per population. With ``init="zeros"`` the first step (``t == 0``,
+    the state made by :meth:`init_state`) skips W_ll, W_ls, W_sl and W_ss: they see zeros and
+    give their biases.
 
     Ablations (Sec. 5.3): ``use_s=False`` drops S; ``readout="ls"`` sends cat(L, S) to the
     readout; ``activation`` sets gamma and kappa (relu, tanh, relu6 = ReLU clipped at 6);
@@ -79,37 +84,47 @@ class LocRNNCell(RecurrentCell):
             self.embed = nn.Conv2d(in_channels, c * p, 1)
         self.out_channels = c * (2 if readout == "ls" else 1)
 
+    def _norm(self, x: torch.Tensor, norms: nn.ModuleList) -> torch.Tensor:
+        """One LayerNorm per population, as a group norm with one group per population."""
+        if isinstance(norms[0], nn.Identity):
+            return x
+        if len(norms) == 1:
+            return norms[0](x)
+        weight = torch.cat([n.weight for n in norms])
+        bias = torch.cat([n.bias for n in norms])
+        return F.group_norm(x, len(norms), weight, bias, norms[0].eps)
+
     def prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        c, p = self.hidden, self.pops
-        terms = self.w_x(x).split(c, dim=1)
-        drive = list(terms[:p])  # W_lx * X, W_sx * X
-        if self.gates:  # LN(U_lx * X), LN(U_sx * X) are constant over steps
-            drive += [ln(u) for ln, u in zip(self.ln_ux, terms[p:])]
-        return tuple(drive)
+        split = self.hidden * self.pops
+        terms = self.w_x(x)
+        drive = terms[:, :split]  # W_lx * X | W_sx * X
+        if not self.gates:
+            return (drive,)
+        return drive, self._norm(terms[:, split:], self.ln_ux)  # LN(U_lx * X) | LN(U_sx * X)
 
-    def init_state(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def init_state(self, x: torch.Tensor) -> torch.Tensor:
         if self.init == "embed":
-            return tuple(self.embed(x).split(self.hidden, dim=1))
-        zeros = x.new_zeros(x.shape[0], self.hidden, x.shape[2], x.shape[3])
-        return (zeros,) * self.pops
+            return self.embed(x)
+        return x.new_zeros(x.shape[0], self.hidden * self.pops, x.shape[2], x.shape[3])
 
-    def forward(self, drive: tuple[torch.Tensor, ...], state: tuple, t: int) -> tuple:
-        p = self.pops
-        LS = torch.cat(state, dim=1) if p == 2 else state[0]
-        candidates = [self.act(drive[0] + self.w_l(LS))]  # L~_t  (3)
-        if self.use_s:
-            candidates.append(self.act(drive[1] + self.w_s(LS)))  # S~_t  (4)
-        if self.gates:
-            u_h = self.u_h(LS).split(self.hidden, dim=1)
-            new = []
-            for i in range(p):  # (1), (2) then (5), (6)
-                G = torch.sigmoid(drive[p + i] + self.ln_uh[i](u_h[i]))
-                new.append(self.act(self.ln_out[i](torch.lerp(state[i], candidates[i], G))))
-            return tuple(new)
-        return tuple(self.act(ln(c)) for ln, c in zip(self.ln_out, candidates))
+    def _recurrent(self, LS: torch.Tensor, like: torch.Tensor, t: int) -> torch.Tensor:
+        """W_ll * L + W_ls * S | W_sl * L + W_ss * S (bias included)."""
+        convs = [self.w_l, self.w_s] if self.use_s else [self.w_l]
+        if t == 0 and self.init == "zeros":  # L_0 = S_0 = 0: only the biases remain
+            return torch.cat([c.bias for c in convs]).to(like.dtype)[:, None, None]
+        out = [c(LS) for c in convs]
+        return torch.cat(out, dim=1) if len(out) > 1 else out[0]
 
-    def output(self, state: tuple) -> torch.Tensor:
-        return torch.cat(state, dim=1) if self.readout == "ls" else state[0]
+    def forward(self, drive: tuple[torch.Tensor, ...], state: torch.Tensor, t: int) -> torch.Tensor:
+        LS = state  # cat(L_{t-1}, S_{t-1})
+        candidates = self.act(drive[0] + self._recurrent(LS, drive[0], t))  # L~_t | S~_t  (3), (4)
+        if not self.gates:
+            return self.act(self._norm(candidates, self.ln_out))
+        G = torch.sigmoid(drive[1] + self._norm(self.u_h(LS), self.ln_uh))  # G^L_t | G^S_t  (1), (2)
+        return self.act(self._norm(torch.lerp(LS, candidates, G), self.ln_out))  # L_t | S_t  (5), (6)
+
+    def output(self, state: torch.Tensor) -> torch.Tensor:
+        return state if self.readout == "ls" else state[:, : self.hidden]
 
 
 _TASK_DEFAULTS = {
