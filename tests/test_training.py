@@ -165,10 +165,19 @@ def test_checkpoint_of_another_model_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("objective", ["random_steps", "progressive", "deep"])
-def test_objectives_train(tmp_path, objective):
-    cfg = tiny_cfg(tmp_path, objective=objective, min_steps=2, max_steps=5, n_train=64)
+@pytest.mark.parametrize("penalty", [0.0, 0.5])
+def test_objectives_train(tmp_path, objective, penalty):
+    cfg = tiny_cfg(tmp_path, objective=objective, min_steps=2, max_steps=9, n_train=64, state_penalty=penalty)
     run = train(cfg, argv=["t"])
     assert (run / "best.json").is_file()
+
+
+def test_relative_change_penalty_is_zero_at_a_fixed_point():
+    from locrnn.training.losses import relative_change
+
+    h = torch.rand(3, 4, 5, 5)
+    assert relative_change(h, h).item() == 0
+    assert relative_change(h, 2 * h).item() == pytest.approx(0.25)
 
 
 def test_parse_steps():

@@ -3,10 +3,13 @@
 * ``fixed``: the paper: loss on the output after the trained number of steps.
 * ``random_steps``: the unroll length is drawn per batch from [min_steps, max_steps].
 * ``progressive``: DeepThinking's progressive loss: (1 - alpha) * loss after T steps + alpha *
-  loss after k steps taken from a detached state reached after n steps (n + k <= T).
+  loss after k steps taken from a detached state reached after n steps (n + k <= T). With
+  ``max_steps`` > T the detached prefix reaches further: n in [0, max_steps - T], k in [1, T],
+  so the model is trained to be right at any step up to max_steps while gradients flow through
+  at most T steps (the cost of a long horizon without its memory).
 * ``deep``: per-step (deep) supervision, the mean loss over every step from min_steps to T.
 
-``state_penalty`` (any objective but progressive): adds beta * ||h_T - h_{T-1}||^2 / ||h_T||^2,
+``state_penalty`` (any objective; for progressive on its last step): adds beta * ||h_T - h_{T-1}||^2 / ||h_T||^2,
 the squared relative change of the readout state over the last step, pushing the dynamics
 towards a fixed point so that running past T changes little (a contraction-style regulariser).
 """
@@ -57,12 +60,18 @@ def objective_loss(model, x: torch.Tensor, y: torch.Tensor, task, cfg, rng: rand
         return loss + beta * relative_change(prev, last) if beta and prev is not None else loss
     if kind == "progressive":
         steps = cfg.steps or net.trained_steps
-        full = task.loss(model(x, steps=steps), x, y)
-        n = rng.randint(0, steps - 1)
-        k = rng.randint(1, steps - n)
+        reach = max(cfg.max_steps or steps, steps)
+        full = task.loss(model(x, steps=steps), x, y) if cfg.alpha < 1 else 0.0
+        if reach == steps:  # DeepThinking: n + k <= T
+            n = rng.randint(0, steps - 1)
+            k = rng.randint(1, steps - n)
+        else:  # a long detached prefix: any n + k <= max_steps, gradients through the last k only
+            n = rng.randint(0, reach - steps)
+            k = rng.randint(1, steps)
         with torch.no_grad():
             state = net.final_state(x, n) if n else None
-        prog = task.loss(_continue(net, x, state, k, start=n), x, y)
+        logits, change = _continue(net, x, state, k, start=n)
+        prog = task.loss(logits, x, y) + (beta * change if beta else 0.0)
         return (1 - cfg.alpha) * full + cfg.alpha * prog
     raise ValueError(f"unknown objective {kind!r}; choose fixed, random_steps, deep or progressive")
 
@@ -81,14 +90,17 @@ def _last_with_change(net, x: torch.Tensor, steps: int) -> tuple[torch.Tensor, t
     return net.head(last), relative_change(prev, last)
 
 
-def _continue(net, x: torch.Tensor, state, k: int, start: int = 0) -> torch.Tensor:
-    """Run ``k`` more steps from a detached ``state`` (None: from the initial state)."""
+def _continue(net, x: torch.Tensor, state, k: int, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run ``k`` more steps from a detached ``state`` (None: from the initial state); return the
+    output and the relative change of the readout state over the last step."""
     features = net.stem(x)
     drive = net.cell.prepare(features)
     if state is None:
         state = net.cell.init_state(features)
     else:
         state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+    last = net.cell.output(state)
     for t in range(start, start + k):
         state = net.cell(drive, state, t)
-    return net.head(net.cell.output(state))
+        prev, last = last, net.cell.output(state)
+    return net.head(last), relative_change(prev, last)
