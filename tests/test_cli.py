@@ -15,21 +15,92 @@ def test_data_train_sweep(tmp_path, capsys):
     assert main(["data", "mazes", "--size", "7", "--split", "test", "--n", "40", "--root", str(root)]) == 0
     x, y = load_mazes(root, "train", 5)
     assert x.shape == (300, 3, 16, 16) and y.shape == (300, 16, 16)
-    assert main(["train", "--task", "mazes", "--size", "5", "--width", "8", "--steps", "3", "--data-root",
-                 str(root), "--n-val", "40", "--batch-size", "20", "--precision", "fp32",
-                 "--progress", "false", "--out", str(tmp_path / "runs"), "--name", "r"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--task",
+                "mazes",
+                "--size",
+                "5",
+                "--width",
+                "8",
+                "--steps",
+                "3",
+                "--data-root",
+                str(root),
+                "--n-val",
+                "40",
+                "--batch-size",
+                "20",
+                "--precision",
+                "fp32",
+                "--progress",
+                "false",
+                "--out",
+                str(tmp_path / "runs"),
+                "--name",
+                "r",
+            ]
+        )
+        == 0
+    )
     run = tmp_path / "runs" / "r"
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["model_args"] == {"width": 8} and cfg["steps"] == 3 and cfg["data_root"] == str(root)
     capsys.readouterr()
-    assert main(["sweep", str(run), "--sizes", "7", "--steps", "1:6", "--n", "40",
-                 "--data-root", str(root), "--precision", "fp32"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                str(run),
+                "--sizes",
+                "7",
+                "--steps",
+                "1:6",
+                "--n",
+                "40",
+                "--data-root",
+                str(root),
+                "--precision",
+                "fp32",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "sweep.png" in out
     rows = list(csv.DictReader(open(run / "sweep" / "sweep.csv")))
     assert [int(r["steps"]) for r in rows] == list(range(1, 7))
     assert {r["difficulty"] for r in rows} == {"7"} and all(r["n"] == "40" for r in rows)
     assert (run / "sweep" / "sweep.png").stat().st_size > 1000
+    assert (
+        main(
+            [
+                "sweep",
+                str(run),
+                "--sizes",
+                "7",
+                "--halt",
+                "prediction",
+                "--max-steps",
+                "8",
+                "--patience",
+                "2",
+                "--n",
+                "40",
+                "--data-root",
+                str(root),
+                "--precision",
+                "fp32",
+            ]
+        )
+        == 0
+    )
+    rows = list(csv.DictReader(open(run / "halting" / "halting.csv")))
+    assert [r["difficulty"] for r in rows] == ["7"]
+    assert all(1 <= float(r["mean_steps"]) <= 8 for r in rows)
+    assert (run / "halting" / "halting.png").is_file()
 
 
 def test_models_listing(capsys):
@@ -39,10 +110,16 @@ def test_models_listing(capsys):
 
 
 def test_module_entry_point_and_one_line_errors(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "locrnn", "data", "mazes", "--size", "8", "--n", "2",
-                        "--root", str(tmp_path)], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "locrnn", "data", "mazes", "--size", "8", "--n", "2", "--root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == ["locrnn data: error: maze size must be an odd integer >= 3, got 8"]
-    r = subprocess.run([sys.executable, "-m", "locrnn", "train", "--model", "nope", "--progress", "false",
-                        "--out", str(tmp_path)], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "locrnn", "train", "--model", "nope", "--progress", "false", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "unknown model 'nope'" in r.stderr and "Traceback" not in r.stderr

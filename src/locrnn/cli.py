@@ -71,6 +71,17 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, default=256)
     s.add_argument("--device", default="auto")
     s.add_argument("--precision", default="auto")
+    s.add_argument(
+        "--halt",
+        choices=["prediction", "state"],
+        default=None,
+        help="instead of a fixed step count, stop each sample when its prediction (or state) stops changing",
+    )
+    s.add_argument(
+        "--max-steps", type=int, default=None, help="halting: the most steps a sample may use (default 10x trained)"
+    )
+    s.add_argument("--patience", type=int, default=5, help="halting: unchanged steps needed to stop")
+    s.add_argument("--tol", type=float, default=1e-3, help="halting by state: relative change that counts as unchanged")
 
     mo = sub.add_parser("models", help="list the model zoo")
     mo.add_argument("--task", default=None)
@@ -108,6 +119,26 @@ def _cmd_sweep(args) -> None:
     from .evaluation.sweep import parse_steps
 
     diffs = [int(v) for v in args.difficulties.split(",")] if args.difficulties else None
+    if args.halt:
+        from .evaluation.extrapolation import halting_checkpoint, halting_table
+
+        rows, out = halting_checkpoint(
+            args.run,
+            difficulties=diffs,
+            max_steps=args.max_steps,
+            patience=args.patience,
+            rule=args.halt,
+            tol=args.tol,
+            n=args.n,
+            data_root=args.data_root,
+            out=args.out,
+            batch_size=args.batch_size,
+            device=args.device,
+            precision=args.precision,
+        )
+        print(halting_table(rows))
+        print(f"rows: {out / 'halting.csv'}  plot: {out / 'halting.png'}")
+        return
     steps = parse_steps(args.steps) if args.steps else None
     rows, out = sweep_checkpoint(
         args.run,

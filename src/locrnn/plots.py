@@ -58,3 +58,23 @@ def plot_sweep(rows: list[dict], path: str | os.PathLike, *, title: str = "") ->
         fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     return path
+
+
+def plot_halting(steps_used: dict, path: str | os.PathLike, *, title: str = "") -> Path:
+    """Histogram of the steps each sample used before halting, one panel colour per difficulty."""
+    path = Path(path)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    top = max(int(max(v)) for v in steps_used.values())
+    bins = range(1, top + 2)
+    for d, used in steps_used.items():
+        ax.hist(used, bins=bins, alpha=0.5, label=f"{d} (mean {sum(used) / len(used):.1f})")
+    ax.set_xlabel("steps used before halting")
+    ax.set_ylabel("samples")
+    ax.legend(title="difficulty", fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    return path

@@ -93,3 +93,79 @@ def summary_table(rows: list[dict]) -> str:
 
 
 __all__ = ["summary_table", "sweep_checkpoint"]
+
+
+def halting_checkpoint(
+    checkpoint: str | os.PathLike,
+    *,
+    difficulties: list[int] | None = None,
+    max_steps: int | None = None,
+    patience: int = 5,
+    rule: str = "prediction",
+    tol: float = 1e-3,
+    n: int = 1000,
+    data_root: str | None = None,
+    out: str | os.PathLike | None = None,
+    batch_size: int = 256,
+    seed: int = 0,
+    device: str = "auto",
+    precision: str = "auto",
+) -> tuple[list[dict], Path]:
+    """Accuracy with per-sample halting (no step count chosen by hand) on each difficulty.
+
+    Writes ``halting.csv`` / ``halting.json`` (one row per difficulty: accuracy, mean and median
+    steps used, share of samples that halted before ``max_steps``) and ``halting.png``.
+    """
+    from ..plots import plot_halting
+    from .halting import evaluate_halting
+
+    stem = resolve_checkpoint(checkpoint)
+    rt = setup(device, precision)
+    model = load_model(stem).to(rt.device)
+    cfg = model.config
+    task = get_task(cfg["task"])
+    max_steps = max_steps or 10 * model.trained_steps
+    difficulties = [task.check_difficulty(d) for d in (difficulties or task.default_difficulties)]
+    rows, used = [], {}
+    for d in difficulties:
+        data = task.test_data(d, n, root=data_root, seed=seed)
+        res = evaluate_halting(
+            model,
+            data,
+            task,
+            max_steps=max_steps,
+            patience=patience,
+            rule=rule,
+            tol=tol,
+            batch_size=batch_size,
+            device=rt.device,
+            autocast=rt.autocast(),
+        )
+        used[d] = res.pop("steps_used")
+        rows.append(
+            {
+                "run": stem.parent.name,
+                "model": cfg["name"],
+                "task": cfg["task"],
+                "difficulty": d,
+                "rule": rule,
+                "patience": patience,
+                "max_steps": max_steps,
+                "trained_steps": model.trained_steps,
+                **res,
+            }
+        )
+    out_dir = Path(out) if out else stem.parent / "halting"
+    write_rows(rows, out_dir, stem="halting")
+    plot_halting(used, out_dir / "halting.png", title=f"{cfg['name']}: steps used with halting ({rule})")
+    return rows, out_dir
+
+
+def halting_table(rows: list[dict]) -> str:
+    lines = [f"{'difficulty':>10} {'accuracy':>9} {'mean steps':>11} {'median':>7} {'halted':>7}"]
+    for r in rows:
+        lines.append(
+            f"{r['difficulty']:>10} {fmt_pct(r['accuracy']):>9} {r['mean_steps']:>11.1f} "
+            f"{r['median_steps']:>7.0f} {fmt_pct(r['halted_share']):>7}"
+        )
+    return "\n".join(lines)
