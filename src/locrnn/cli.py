@@ -83,6 +83,18 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--patience", type=int, default=5, help="halting: unchanged steps needed to stop")
     s.add_argument("--tol", type=float, default=1e-3, help="halting by state: relative change that counts as unchanged")
 
+    r = sub.add_parser("reproduce", help="train, sweep and report the paper's figures")
+    r.add_argument("figure", help="fig1, fig2, fig3a, fig3b, fig4, fig7 or all")
+    r.add_argument(
+        "--scale",
+        default="quick",
+        choices=["quick", "paper", "smoke"],
+        help="quick: this CPU (minutes per run); paper: the paper's recipes (GPU, runs under torchrun)",
+    )
+    r.add_argument("--seeds", type=int, default=1, help="training seeds per run")
+    r.add_argument("--root", default="results", help="results/<fig>/ and results/runs/<scale>/ go here")
+    r.add_argument("--n-test", type=int, default=None, help="test samples per difficulty")
+
     mo = sub.add_parser("models", help="list the model zoo")
     mo.add_argument("--task", default=None)
     return ap
@@ -155,6 +167,16 @@ def _cmd_sweep(args) -> None:
     print(f"rows: {out / 'sweep.csv'}  plot: {out / 'sweep.png'}")
 
 
+def _cmd_reproduce(args) -> None:
+    from .reproduce import FIGURES, figure, make_figure
+
+    names = list(FIGURES) if args.figure == "all" else [args.figure]
+    for name in names:
+        fig = figure(name, seeds=args.seeds)
+        out = make_figure(fig, scale=args.scale, root=Path(args.root), n_test=args.n_test)
+        print(f"{name}: {out / 'README.md'}")
+
+
 def _cmd_models(args) -> None:
     from .models import get_entry, list_models
     from .models.summary import model_table
@@ -176,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
             _cmd_train(args)
         elif args.command == "sweep":
             _cmd_sweep(args)
+        elif args.command == "reproduce":
+            _cmd_reproduce(args)
         elif args.command == "models":
             _cmd_models(args)
     except (UserError, ValueError, FileNotFoundError, PermissionError) as e:

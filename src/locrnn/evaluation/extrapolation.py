@@ -16,7 +16,7 @@ def sweep_checkpoint(
     checkpoint: str | os.PathLike,
     *,
     difficulties: list[int] | None = None,
-    steps: list[int] | None = None,
+    steps: list[int] | str | None = None,
     n: int = 1000,
     data_root: str | None = None,
     out: str | os.PathLike | None = None,
@@ -28,6 +28,8 @@ def sweep_checkpoint(
 ) -> tuple[list[dict], Path]:
     """Evaluate ``checkpoint`` at every step count on each difficulty; returns rows and out dir.
 
+    ``steps``: a list, ``"trained"`` (only the trained count) or None (1 .. 4x trained).
+
     Test data is the task's ``test`` split: read from ``data_root`` when given, else generated
     (a stream disjoint from training data).
     """
@@ -38,7 +40,9 @@ def sweep_checkpoint(
     task = get_task(cfg["task"])
     recurrent = getattr(model, "recurrent", False)
     trained = model.trained_steps if recurrent else None
-    if recurrent and steps is None:
+    if recurrent and steps == "trained":
+        steps = [trained]
+    elif recurrent and steps is None:
         steps = list(range(1, 4 * trained + 1))
     if not recurrent:
         steps = None

@@ -1,0 +1,164 @@
+"""Figures in the paper's layout and a markdown page per figure: measured numbers beside claims."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..checkpoint import load_model
+from ..evaluation.sweep import fmt_pct
+from ..io import atomic_path
+from ..plots import plot_sweep, plt
+from ..training.tasks import get_task
+from .figures import Figure
+
+
+def _mean_acc(rows: list[dict]) -> dict[tuple, float]:
+    acc: dict[tuple, list[float]] = defaultdict(list)
+    for r in rows:
+        acc[(r["model"], r["task"], r["trained_on"], r["difficulty"], r["steps"])].append(r["accuracy"])
+    return {k: float(np.mean(v)) for k, v in acc.items()}
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def plot_bars(rows: list[dict], path: Path, title: str) -> None:
+    acc = _mean_acc(rows)
+    tasks = sorted({k[1] for k in acc})
+    fig, axes = plt.subplots(len(tasks), 1, figsize=(9, 3.6 * len(tasks)), squeeze=False)
+    for ax, task in zip(axes[:, 0], tasks):
+        models = sorted({k[0] for k in acc if k[1] == task})
+        diffs = sorted({k[3] for k in acc if k[1] == task})
+        w = 0.8 / max(1, len(models))
+        for i, m in enumerate(models):
+            vals = [
+                100 * next((v for k, v in acc.items() if k[0] == m and k[1] == task and k[3] == d), np.nan)
+                for d in diffs
+            ]
+            ax.bar(np.arange(len(diffs)) + i * w, vals, w, label=m)
+        ax.set_xticks(np.arange(len(diffs)) + 0.4 - w / 2, [str(d) for d in diffs])
+        ax.set_ylabel("accuracy (%)")
+        ax.set_title(f"{task}")
+        ax.set_ylim(0, 100)
+        ax.legend(fontsize=7, ncol=4)
+    fig.suptitle(title, fontsize=9)
+    _save(fig, path)
+
+
+def plot_efficiency(eff: list[dict], path: Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    by: dict[str, list] = defaultdict(list)
+    for r in eff:
+        by[r["run"]].append((r["images"], 100 * r["val_accuracy"]))
+    for run, pts in sorted(by.items()):
+        pts.sort()
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], label=run, lw=1.3)
+    ax.set_xlabel("training images seen")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+    ax.set_title(title, fontsize=9)
+    _save(fig, path)
+
+
+@torch.no_grad()
+def plot_predictions(folder: Path, path: Path, steps: tuple[int, ...], size: int, n: int = 3) -> list[float]:
+    """Fig. 4: input, target and the predicted path probability after each of ``steps``.
+
+    Returns the mean |logit difference| per step (the prediction's activity)."""
+    model = load_model(folder / "best").eval()
+    task = get_task("mazes")
+    data = task.test_data(size, n, seed=20_000)
+    x, y = data.batch(np.arange(n))
+    outs = {t: o.float() for t, o in enumerate(model.iterate(x, max(steps)), 1) if t in steps}
+    fig, axes = plt.subplots(n, len(steps) + 2, figsize=(1.5 * (len(steps) + 2), 1.6 * n), squeeze=False)
+    activity = [float((outs[t][:, 1] - outs[t][:, 0]).abs().mean()) for t in steps]
+    for i in range(n):
+        axes[i, 0].imshow(x[i].permute(1, 2, 0).numpy())
+        axes[i, 1].imshow(y[i].numpy(), cmap="gray")
+        for j, t in enumerate(steps):
+            prob = torch.softmax(outs[t][i], 0)[1] * (x[i].amax(0) > 0)
+            axes[i, j + 2].imshow(prob.numpy(), cmap="magma", vmin=0, vmax=1)
+    for j, name in enumerate(["input", "target"] + [f"t={t}" for t in steps]):
+        axes[0, j].set_title(name, fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"LocRNN trained with {model.trained_steps} steps: path probability after each step", fontsize=9)
+    _save(fig, path)
+    return activity
+
+
+def _steps_table(rows: list[dict]) -> list[str]:
+    by: dict[tuple, dict] = defaultdict(dict)
+    for r in rows:
+        by[(r["model"], r["trained_on"], r["difficulty"])].setdefault(r["steps"], []).append(r["accuracy"])
+    lines = [
+        "| model | trained on | tested on | acc @ trained steps | best steps | acc @ best | acc @ max steps |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    trained = {(r["model"], r["trained_on"]): r["trained_steps"] for r in rows}
+    for (m, tr, d), res in sorted(by.items(), key=lambda kv: (kv[0][0], kv[0][1], float(kv[0][2]))):
+        acc = {k: float(np.mean(v)) for k, v in res.items()}
+        if None in acc or "" in acc:
+            v = acc.get(None, acc.get(""))
+            lines.append(f"| {m} | {tr} | {d} | {fmt_pct(v)} (feed-forward) | - | - | - |")
+            continue
+        t = trained[(m, tr)]
+        best = max(acc, key=lambda k: (acc[k], -k))
+        top = max(acc)
+        at_t = fmt_pct(acc[t]) if t in acc else "-"
+        lines.append(
+            f"| {m} | {tr} | {d} | {at_t} (T={t}) | {best} | {fmt_pct(acc[best])} | {fmt_pct(acc[top])} (t={top}) |"
+        )
+    return lines
+
+
+def write_report(
+    fig: Figure, rows: list[dict], eff: list[dict], out: Path, *, folders: dict, scale: str, seconds: float
+) -> None:
+    md = [
+        f"# {fig.name}: {fig.title}",
+        "",
+        f"Scale: **{scale}** (`locrnn reproduce {fig.name} --scale {scale}`); this page took "
+        f"{seconds / 60:.1f} min to make (training that already existed was reused).",
+        "",
+        f"![{fig.name}]({fig.name}.png)",
+        "",
+    ]
+    if fig.kind == "bars":
+        plot_bars(rows, out / f"{fig.name}.png", fig.title)
+    elif fig.kind in ("steps", "efficiency", "predictions"):
+        plot_sweep(rows, out / f"{fig.name}.png", title=fig.title)
+    if fig.kind == "predictions":
+        run = fig.runs[0]
+        activity = plot_predictions(folders[run.key], out / "predictions.png", fig.extra["steps"], run.difficulty)
+        md += [
+            "![per-step predictions](predictions.png)",
+            "",
+            "Mean |logit(path) - logit(not path)| over pixels, by step (the prediction's activity):",
+            "",
+            "| " + " | ".join(f"t={t}" for t in fig.extra["steps"]) + " |",
+            "|" + "---|" * len(fig.extra["steps"]),
+            "| " + " | ".join(f"{a:.2f}" for a in activity) + " |",
+            "",
+        ]
+    plot_efficiency(eff, out / "efficiency.png", f"{fig.name}: sample efficiency")
+    md += ["## Measured", ""] + _steps_table(rows) + ["", "Sample efficiency: ![efficiency](efficiency.png)", ""]
+    md += ["## The paper's claims", ""] + [f"- {c}" for c in fig.claims]
+    md += [
+        "",
+        "Rows: `rows.csv` (accuracy by model, difficulty and steps); `efficiency.csv` (validation "
+        "accuracy vs training images for every run).",
+    ]
+    with atomic_path(out / "README.md") as tmp:
+        tmp.write_text("\n".join(md) + "\n")

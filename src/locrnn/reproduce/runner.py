@@ -1,0 +1,123 @@
+"""Make a figure: train the runs that are missing (skip finished ones, resume interrupted ones),
+sweep them, and write ``results/<fig>/`` (tidy CSV, PNG in the paper's layout, a markdown page)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from ..evaluation.extrapolation import sweep_checkpoint
+from ..evaluation.sweep import write_rows
+from ..io import UserError
+from ..training.config import TrainConfig, make_config
+from ..training.trainer import train
+from .figures import Figure, Run
+
+SCALES = ("quick", "paper", "smoke")  # smoke: seconds-long runs that only check the plumbing
+# quick scale: seconds of CPU training per run (the headline runs get more)
+HEADLINE = {
+    ("mazes", 11, "locrnn"),
+    ("mazes", 11, "convgru"),
+    ("mazes", 11, "rresnet36"),
+    ("mazes", 11, "resnet36"),
+    ("pathfinder", 14, "locrnn"),
+}
+
+
+def recipe(run: Run, scale: str) -> TrainConfig:
+    """The training configuration of ``run`` at ``scale``."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose quick or paper (or smoke for a plumbing check)")
+    common = dict(task=run.task, size=run.difficulty, model=run.model, seed=run.seed, data_seed=run.seed)
+    if scale == "paper":
+        return make_config("paper" if run.task == "mazes" else "pathfinder-paper", **common)
+    preset = "cpu" if run.task == "mazes" else "pathfinder-cpu"
+    if scale == "smoke":
+        cfg = make_config(preset, **common, n_train=64, n_val=32, batch_size=16, progress=False, val_every=2)
+        cfg.model_args = {**cfg.model_args, "width": 8}
+        return cfg
+    headline = (run.task, run.difficulty, run.model) in HEADLINE
+    budget = {"mazes": 420 if headline else 120, "pathfinder": 600 if headline else 150}[run.task]
+    cfg = make_config(preset, **common)
+    cfg.model_args = {**cfg.model_args, "width": 32 if run.task == "mazes" else 32}
+    cfg.time_budget = budget
+    cfg.n_train = max(cfg.n_train, 100_000 if run.task == "mazes" else cfg.n_train)
+    cfg.n_val = min(cfg.n_val, 500)
+    cfg.val_every = 60
+    return cfg
+
+
+def ensure_trained(run: Run, scale: str, root: Path, log=print) -> Path:
+    """The run's folder, training it first if needed (finished: skip; interrupted: resume)."""
+    folder = root / "runs" / scale / run.key
+    if (folder / "summary.json").is_file():
+        return folder
+    if (folder / "trainer_state.pt").is_file():
+        log(f"[{run.key}] resuming")
+        train(None, resume=folder)
+        return folder
+    if folder.exists():  # died before its first checkpoint: nothing to keep
+        shutil.rmtree(folder)
+    cfg = recipe(run, scale)
+    cfg.out, cfg.name = str(folder.parent), folder.name
+    log(f"[{run.key}] training ({scale} scale)")
+    train(cfg, argv=["locrnn", "reproduce", run.key, "--scale", scale], log=log)
+    return folder
+
+
+def efficiency_rows(run: Run, folder: Path) -> list[dict]:
+    """Validation accuracy vs training images seen (the sample-efficiency curve) of one run."""
+    rows = []
+    for line in (folder / "metrics.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if "val_accuracy" in r:
+            rows.append(
+                {
+                    "run": run.key,
+                    "model": run.model,
+                    "task": run.task,
+                    "difficulty": run.difficulty,
+                    "seed": run.seed,
+                    "images": r["images"],
+                    "val_accuracy": r["val_accuracy"],
+                }
+            )
+    return rows
+
+
+def make_figure(
+    fig: Figure, *, scale: str = "quick", root: Path = Path("results"), n_test: int | None = None, log=print
+) -> Path:
+    """Train what is missing, sweep, and write ``root/<fig>/``; returns that folder."""
+    from .report import write_report
+
+    start = time.time()
+    out = root / fig.name
+    n = n_test or {"quick": 500, "paper": 10_000, "smoke": 16}[scale]
+    folders: dict[str, Path] = {}
+    for run in fig.runs:
+        try:
+            folders[run.key] = ensure_trained(run, scale, root, log)
+        except UserError as e:
+            raise UserError(f"{fig.name}: run {run.key}: {e}") from None
+    rows: list[dict] = []
+    for sw in fig.sweeps:
+        r, _ = sweep_checkpoint(
+            folders[sw.run.key] / "best",
+            difficulties=list(sw.difficulties),
+            steps=list(sw.steps) if sw.steps else "trained",
+            n=n,
+            seed=10_000,
+            out=out / "sweeps" / sw.run.key,
+            progress=False,
+        )
+        for row in r:
+            row.update(run=sw.run.key, seed=sw.run.seed, trained_on=sw.run.difficulty)
+        rows += r
+    write_rows(rows, out, stem="rows")
+    eff = [e for run in fig.runs for e in efficiency_rows(run, folders[run.key])]
+    write_rows(eff, out, stem="efficiency")
+    write_report(fig, rows, eff, out, folders=folders, scale=scale, seconds=time.time() - start)
+    return out
