@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from locrnn.cli import main
 from locrnn.data.maze_io import load_mazes
 
@@ -123,3 +125,31 @@ def test_module_entry_point_and_one_line_errors(tmp_path):
         text=True,
     )
     assert r.returncode == 2 and "unknown model 'nope'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_pretrained_checkpoints_load_by_name(monkeypatch, tmp_path, capsys):
+    import locrnn.pretrained as pt
+    from locrnn import build_model
+    from locrnn.checkpoint import save_model
+    from locrnn.io import UserError
+
+    save_model(tmp_path / "locrnn-mazes", build_model("locrnn", task="mazes", width=8, steps=3))
+    monkeypatch.setattr(pt, "_folder", lambda: tmp_path)
+    assert pt.list_pretrained() == ["locrnn-mazes"]
+    model = build_model("locrnn", task="mazes", pretrained=True)
+    assert model.trained_steps == 3 and model.config["width"] == 8
+    with pytest.raises(UserError, match="no pretrained checkpoint 'convgru-mazes'"):
+        build_model("convgru", task="mazes", pretrained=True)
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "--pretrained", "locrnn-mazes", "--sizes", "5", "--steps", "1:4", "--n", "8"]) == 0
+    assert (tmp_path / "runs" / "pretrained" / "locrnn-mazes" / "sweep" / "sweep.csv").is_file()
+
+
+def test_shipped_pretrained_checkpoints_work():
+    from locrnn import build_model
+    from locrnn.pretrained import list_pretrained
+
+    for key in list_pretrained():
+        name, task = key.rsplit("-", 1)
+        model = build_model(name, task=task, pretrained=True)
+        assert model.recurrent

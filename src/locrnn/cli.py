@@ -56,7 +56,8 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
 
     s = sub.add_parser("sweep", help="accuracy vs test-time steps on easier and harder data")
-    s.add_argument("run", help="run folder or checkpoint (x.safetensors / x.json)")
+    s.add_argument("run", nargs="?", help="run folder or checkpoint (x.safetensors / x.json)")
+    s.add_argument("--pretrained", default=None, help="a checkpoint shipped with locrnn, e.g. locrnn-mazes")
     s.add_argument(
         "--sizes",
         "--difficulties",
@@ -127,6 +128,15 @@ def _cmd_train(args) -> None:
 
 
 def _cmd_sweep(args) -> None:
+    if (args.run is None) == (args.pretrained is None):
+        raise UserError("give either a run folder / checkpoint or --pretrained NAME")
+    if args.pretrained:
+        from .pretrained import pretrained_path
+
+        args.run = str(pretrained_path(args.pretrained))
+        args.out = args.out or str(
+            Path("runs") / "pretrained" / args.pretrained / ("halting" if args.halt else "sweep")
+        )
     from .evaluation.extrapolation import summary_table, sweep_checkpoint
     from .evaluation.sweep import parse_steps
 

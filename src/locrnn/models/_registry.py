@@ -59,8 +59,16 @@ def get_entry(name: str) -> ModelEntry:
     return _MODELS[name]
 
 
-def build_model(name: str, *, task: str = "mazes", **cfg: Any) -> nn.Module:
-    """Build the registered model ``name`` for ``task`` ('mazes' or 'pathfinder')."""
+def build_model(name: str, *, task: str = "mazes", pretrained: bool = False, **cfg: Any) -> nn.Module:
+    """Build the registered model ``name`` for ``task`` ('mazes' or 'pathfinder').
+
+    ``pretrained=True`` loads the quick-scale checkpoint shipped with locrnn (see
+    :mod:`locrnn.pretrained`); ``cfg`` may then only change call-time settings such as ``steps``.
+    """
+    if pretrained:
+        from ..pretrained import load_pretrained  # the checkpoint layer sits above the models
+
+        return load_pretrained(name, task, **cfg)
     entry = get_entry(name)
     if task not in entry.tasks:
         raise ValueError(f"model {name!r} does not support task {task!r} (it supports: {', '.join(entry.tasks)})")
