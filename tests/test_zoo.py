@@ -313,3 +313,18 @@ def test_model_table_lists_recurrence_steps_and_notes():
     row = next(line for line in table.splitlines() if line.startswith("resnet12 "))
     assert " no " in row
     assert "hconvgru (mazes): -256" in table
+
+
+# --- mixed precision (the trainer's default on CPUs with bf16) -------------------------------
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_runs_and_trains_under_bf16_autocast(name):
+    for task in get_entry(name).tasks:
+        model = build_model(name, task=task, width=8)
+        x = maze_batch() if task == "mazes" else torch.rand(2, 3, 48, 48)
+        kw = {"steps": 2} if model.recurrent else {}  # t = 1 runs the h-dependent path
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = model(x, **kw)
+        assert torch.isfinite(y).all()
+        y.float().square().mean().backward()

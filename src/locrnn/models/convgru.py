@@ -59,7 +59,7 @@ class ConvGRUCell(RecurrentCell):
         c = self.in_channels
         z, r = torch.sigmoid(gx + F.conv2d(h, self.gates.weight[:, c:], padding=self.pad)).chunk(2, dim=1)
         h_tilde = self.phi(hx + F.conv2d(r * h, self.cand.weight[:, c:], padding=self.pad))
-        return torch.lerp(h, h_tilde, z)
+        return h + z * (h_tilde - h)  # (1 - z) h + z h~ (not lerp: autocast may mix dtypes)
 
 
 _TASK_DEFAULTS = {

@@ -131,7 +131,7 @@ class HConvGRUCell(RecurrentCell):
         g2 = torch.sigmoid(self._bn(t, "g2", self.u2(n)))
         c2 = self._bn(t, "c2", F.conv2d(n, w_exc, padding=self.pad))
         h_tilde = F.relu(self.kappa * n + self.gamma * c2 + self.omega * n * c2)
-        return torch.lerp(h, h_tilde, g2)
+        return h + g2 * (h_tilde - h)  # (1 - g2) h + g2 h~ (not lerp: autocast may mix dtypes)
 
     def output(self, h: torch.Tensor) -> torch.Tensor:
         return self.bn_out(h)
