@@ -23,6 +23,18 @@ ABLATIONS = (
 )
 
 
+# Training objectives compared for stable extrapolation (docs/stability.md); T = trained steps.
+VARIANTS: dict[str, dict] = {
+    "paper": {},  # loss after T steps (the paper)
+    "progressive": {"objective": "progressive", "alpha": 0.5},  # DeepThinking, n + k <= T
+    "random": {"objective": "random_steps", "min_steps": 10, "max_steps": 30},  # unroll length drawn per batch
+    "deep": {"objective": "deep", "min_steps": 10, "max_steps": 30},  # loss at every step from 10 to 30
+    "penalty": {"objective": "random_steps", "min_steps": 10, "max_steps": 30, "state_penalty": 1.0},
+    # a long detached prefix (n + k <= 60, gradients through k <= T steps) + the fixed-point penalty
+    "longreach": {"objective": "progressive", "alpha": 0.5, "max_steps": 60, "state_penalty": 1.0},
+}
+
+
 @dataclass(frozen=True)
 class Run:
     """One training run: a model trained on one difficulty of one task (with a seed)."""
@@ -31,10 +43,12 @@ class Run:
     task: str
     difficulty: int
     seed: int = 0
+    variant: str = "paper"  # a training objective from VARIANTS
 
     @property
     def key(self) -> str:
-        return f"{self.task}{self.difficulty}-{self.model}-s{self.seed}"
+        tag = "" if self.variant == "paper" else f"-{self.variant}"
+        return f"{self.task}{self.difficulty}-{self.model}{tag}-s{self.seed}"
 
 
 @dataclass(frozen=True)
@@ -150,7 +164,19 @@ def figure(name: str, seeds: int = 1) -> Figure:
             ("LocRNN is unstable when the number of steps is increased heavily; ConvGRU is more stable.",),
             "steps",
         )
+    if name == "stability":
+        runs = [Run("locrnn", "mazes", 9, k, v) for v in VARIANTS for k in s]
+        return Figure(
+            "stability",
+            "Stable extrapolation: LocRNN trained on 9x9 mazes with each objective, tested on 9/11/13",
+            tuple(runs),
+            tuple(Sweep(r, (9, 11, 13), _span(1, 150)) for r in runs),
+            ("(Sec. 5.4, open problem) LocRNN's accuracy collapses when it runs many more steps than trained.",),
+            "steps",
+            {"halting": True},
+        )
     raise ValueError(f"unknown figure {name!r}; choose one of: {', '.join(FIGURES)}, all")
 
 
 FIGURES = ("fig1", "fig2", "fig3a", "fig3b", "fig4", "fig7")
+EXPERIMENTS = FIGURES + ("stability",)

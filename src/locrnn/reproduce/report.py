@@ -124,7 +124,15 @@ def _steps_table(rows: list[dict]) -> list[str]:
 
 
 def write_report(
-    fig: Figure, rows: list[dict], eff: list[dict], out: Path, *, folders: dict, scale: str, seconds: float
+    fig: Figure,
+    rows: list[dict],
+    eff: list[dict],
+    out: Path,
+    *,
+    folders: dict,
+    scale: str,
+    seconds: float,
+    halting: list[dict] | None = None,
 ) -> None:
     md = [
         f"# {fig.name}: {fig.title}",
@@ -154,6 +162,19 @@ def write_report(
         ]
     plot_efficiency(eff, out / "efficiency.png", f"{fig.name}: sample efficiency")
     md += ["## Measured", ""] + _steps_table(rows) + ["", "Sample efficiency: ![efficiency](efficiency.png)", ""]
+    if halting:
+        md += [
+            "## With halting (each sample stops when its prediction is unchanged for 5 steps)",
+            "",
+            "| run | tested on | accuracy | mean steps | median steps | halted before the limit |",
+            "|---|---|---|---|---|---|",
+        ]
+        md += [
+            f"| {h['run']} | {h['difficulty']} | {fmt_pct(h['accuracy'])} | {h['mean_steps']:.1f} | "
+            f"{h['median_steps']:.0f} | {fmt_pct(h['halted_share'])} |"
+            for h in halting
+        ]
+        md += [""]
     md += ["## The paper's claims", ""] + [f"- {c}" for c in fig.claims]
     md += [
         "",

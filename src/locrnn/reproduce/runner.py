@@ -13,7 +13,7 @@ from ..evaluation.sweep import write_rows
 from ..io import UserError
 from ..training.config import TrainConfig, make_config
 from ..training.trainer import train
-from .figures import Figure, Run
+from .figures import VARIANTS, Figure, Run
 
 SCALES = ("quick", "paper", "smoke")  # smoke: seconds-long runs that only check the plumbing
 # quick scale: seconds of CPU training per run (the headline runs get more)
@@ -30,7 +30,11 @@ def recipe(run: Run, scale: str) -> TrainConfig:
     """The training configuration of ``run`` at ``scale``."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose quick or paper (or smoke for a plumbing check)")
-    common = dict(task=run.task, size=run.difficulty, model=run.model, seed=run.seed, data_seed=run.seed)
+    if run.variant not in VARIANTS:
+        raise ValueError(f"unknown training variant {run.variant!r}; choose one of {sorted(VARIANTS)}")
+    common = dict(
+        task=run.task, size=run.difficulty, model=run.model, seed=run.seed, data_seed=run.seed, **VARIANTS[run.variant]
+    )
     if scale == "paper":
         return make_config("paper" if run.task == "mazes" else "pathfinder-paper", **common)
     preset = "cpu" if run.task == "mazes" else "pathfinder-cpu"
@@ -38,7 +42,7 @@ def recipe(run: Run, scale: str) -> TrainConfig:
         cfg = make_config(preset, **common, n_train=64, n_val=32, batch_size=16, progress=False, val_every=2)
         cfg.model_args = {**cfg.model_args, "width": 8}
         return cfg
-    headline = (run.task, run.difficulty, run.model) in HEADLINE
+    headline = (run.task, run.difficulty, run.model) in HEADLINE or run.variant != "paper"
     budget = {"mazes": 420 if headline else 120, "pathfinder": 600 if headline else 150}[run.task]
     cfg = make_config(preset, **common)
     cfg.model_args = {**cfg.model_args, "width": 32 if run.task == "mazes" else 32}
@@ -117,7 +121,19 @@ def make_figure(
             row.update(run=sw.run.key, seed=sw.run.seed, trained_on=sw.run.difficulty)
         rows += r
     write_rows(rows, out, stem="rows")
+    halting = []
+    if fig.extra.get("halting"):  # per-sample halting: no step count chosen by hand
+        from ..evaluation.extrapolation import halting_checkpoint
+
+        for run in fig.runs:
+            h, _ = halting_checkpoint(
+                folders[run.key] / "best", difficulties=[9, 11, 13], n=n, seed=10_000, out=out / "halting" / run.key
+            )
+            for row in h:
+                row.update(run=run.key, variant=run.variant, seed=run.seed)
+            halting += h
+        write_rows(halting, out, stem="halting")
     eff = [e for run in fig.runs for e in efficiency_rows(run, folders[run.key])]
     write_rows(eff, out, stem="efficiency")
-    write_report(fig, rows, eff, out, folders=folders, scale=scale, seconds=time.time() - start)
+    write_report(fig, rows, eff, out, folders=folders, scale=scale, seconds=time.time() - start, halting=halting)
     return out
