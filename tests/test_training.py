@@ -186,3 +186,15 @@ def test_parse_steps():
     assert parse_steps("3,6") == [3, 6]
     with pytest.raises(ValueError):
         parse_steps("0:3")
+
+
+def test_checkpoint_loads_at_another_step_count(tmp_path):
+    """Per-step norms (hConvGRU) trained with T steps load unchanged with a new default count."""
+    model = build_model("hconvgru", task="mazes", width=8, steps=3).eval()
+    save_model(tmp_path / "h", model)
+    again = load_model(tmp_path / "h", steps=7).eval()
+    assert again.trained_steps == 7
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(again(x, steps=3), model(x, steps=3))
+        assert again(x).shape == (1, 2, 16, 16)

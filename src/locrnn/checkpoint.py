@@ -48,7 +48,10 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
 
 
 def load_model(path: str | os.PathLike, *, expect: str | None = None, **overrides: Any) -> nn.Module:
-    """Rebuild a model from a checkpoint; ``expect`` checks the registry name."""
+    """Rebuild a model from a checkpoint; ``expect`` checks the registry name.
+
+    ``steps=N`` sets the default step count of the loaded model (weights trained with T steps
+    load unchanged, per-step norms included); other overrides rebuild with those arguments."""
     stem = resolve_checkpoint(path)
     meta = load_json(stem.with_suffix(".json"))
     if not isinstance(meta, dict) or "model" not in meta:
@@ -62,8 +65,13 @@ def load_model(path: str | os.PathLike, *, expect: str | None = None, **override
     name = cfg.pop("name")
     if expect is not None and name != expect:
         raise UserError(f"checkpoint {stem} holds a {name!r} model, not {expect!r}")
+    steps = overrides.pop("steps", None)  # a call-time setting: it never changes the weights' layout
     model = build_model(name, **{**cfg, **overrides})
     load_weights(model, stem.with_suffix(".safetensors"))
+    if steps is not None:
+        if not getattr(model, "recurrent", False):
+            raise UserError(f"checkpoint {stem} holds a feed-forward {name!r} model: it takes no step count")
+        model.trained_steps = int(steps)
     model.checkpoint_meta = meta
     return model
 
