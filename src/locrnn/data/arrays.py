@@ -10,7 +10,8 @@ from torch.utils.data import Dataset
 
 
 class ArrayDataset(Dataset):
-    """Images (N, C, H, W) -> float32 tensors, targets -> int64 (per-pixel maps or labels)."""
+    """Images (N, C, H, W) -> float tensors (torch's default dtype, float32 unless changed),
+    targets -> int64 (per-pixel maps or labels)."""
 
     def __init__(self, inputs: np.ndarray, targets: np.ndarray, *, scale: float = 1.0) -> None:
         if len(inputs) != len(targets):
@@ -21,11 +22,11 @@ class ArrayDataset(Dataset):
         return len(self.inputs)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.as_tensor(np.asarray(self.inputs[i]), dtype=torch.float32)
+        x = torch.as_tensor(np.asarray(self.inputs[i]), dtype=torch.get_default_dtype())
         return x * self.scale if self.scale != 1.0 else x, torch.as_tensor(np.asarray(self.targets[i])).long()
 
     def batch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.from_numpy(np.ascontiguousarray(self.inputs[idx])).float()
+        x = torch.from_numpy(np.ascontiguousarray(self.inputs[idx])).to(torch.get_default_dtype())
         if self.scale != 1.0:
             x = x * self.scale
         return x, torch.from_numpy(np.asarray(self.targets[idx])).long()

@@ -5,11 +5,18 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
 import torch.distributed as dist
+
+from ..io import UserError
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -19,6 +26,7 @@ class Runtime:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    owns_group: bool = False  # this set-up joined the process group (and teardown leaves it)
 
     @property
     def main(self) -> bool:
@@ -62,6 +70,15 @@ def pick_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     raise ValueError(f"unknown precision {precision!r}; choose auto, fp32, bf16 or fp16")
 
 
+def pick_compile(setting: bool | None, device: torch.device) -> bool:
+    """Whether to ``torch.compile`` the training step; ``None`` means: on CUDA only.
+
+    On CUDA compiling fuses the many small per-step kernels; on a few CPU cores compiling the
+    unrolled model takes minutes (``benchmarks/RESULTS.md``), more than short runs gain.
+    """
+    return device.type == "cuda" if setting is None else bool(setting)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -74,20 +91,30 @@ def setup(device: str = "auto", precision: str = "auto") -> Runtime:
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     dev = pick_device(device, local_rank)
+    owns = False
     if world > 1 and not dist.is_initialized():
         backend = "nccl" if dev.type == "cuda" else "gloo"
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
         dist.init_process_group(backend)
+        owns = True
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    return Runtime(dev, pick_dtype(precision, dev), rank, world, local_rank)
+    return Runtime(dev, pick_dtype(precision, dev), rank, world, local_rank, owns)
 
 
-def teardown() -> None:
-    if dist.is_initialized():
+def teardown(rt: Runtime | None = None) -> None:
+    """Leave the process group (only the one ``rt``'s set-up joined, when ``rt`` is given).
+
+    Call it when every process has finished (it waits for all of them). The pause lets gloo's
+    worker threads drop their last finished work, which needs the GIL: a process group joined
+    while one of them waits for it deadlocks (seen with torch 2.13 when DDP is freed later).
+    """
+    if dist.is_initialized() and (rt is None or rt.owns_group):
+        dist.barrier()
+        time.sleep(0.05)
         dist.destroy_process_group()
 
 
@@ -97,3 +124,32 @@ def all_sum(values: list[float], rt: Runtime) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=rt.device)
     dist.all_reduce(t)
     return t.tolist()
+
+
+def broadcast_value(value: float, rt: Runtime) -> float:
+    """Rank 0's ``value`` on every process (e.g. elapsed time, so that all take the same decision)."""
+    if rt.world == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=rt.device)
+    dist.broadcast(t, src=0)
+    return t.item()
+
+
+def main_first(fn: Callable[[], T], rt: Runtime) -> T:
+    """Run ``fn`` on rank 0 only and hand its result to every process.
+
+    A ``UserError`` or ``ValueError`` raised on rank 0 is raised on every process (as
+    ``UserError``), so that no process waits for a peer that has given up.
+    """
+    if rt.world == 1:
+        return fn()
+    box: list = [None, None]
+    if rt.main:
+        try:
+            box[0] = fn()
+        except (UserError, ValueError) as e:
+            box[1] = str(e)
+    dist.broadcast_object_list(box, src=0)
+    if box[1] is not None:
+        raise UserError(box[1])
+    return box[0]
