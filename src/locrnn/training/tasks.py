@@ -16,6 +16,11 @@ from ..data.mazes import check_size, generate_mazes
 from ..evaluation.metrics import class_correct, maze_correct, maze_pixel_accuracy, maze_predictions, open_mask
 
 
+def _fp32_or_wider(t: torch.Tensor) -> torch.Tensor:
+    """Half-precision logits to fp32 for the loss; fp32 and fp64 stay as they are."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))
+
+
 class MazeTask:
     """Mazes as per-pixel segmentation; loss = cross-entropy over non-black pixels."""
 
@@ -46,7 +51,7 @@ class MazeTask:
 
     def loss(self, logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         mask = open_mask(x).to(logits.dtype)
-        per_pixel = F.cross_entropy(logits.float(), y, reduction="none")
+        per_pixel = F.cross_entropy(_fp32_or_wider(logits), y, reduction="none")
         return (per_pixel * mask).sum() / mask.sum().clamp_min(1)
 
     def loss_weight(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -71,7 +76,7 @@ class ClassificationTask:
     """Base for image classification tasks (PathFinder)."""
 
     def loss(self, logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits.float(), y)
+        return F.cross_entropy(_fp32_or_wider(logits), y)
 
     def correct(self, logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return class_correct(logits, y)
