@@ -91,6 +91,7 @@ class PlainLocRNN(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         cell = model.cell
+        terms = _cell_terms(cell)  # raises for cells the oracle does not cover
         self.stem, self.head = copy.deepcopy(model.stem), copy.deepcopy(model.head)
         self.trained_steps = model.trained_steps
         self.in_channels = model.in_channels
@@ -98,7 +99,7 @@ class PlainLocRNN(nn.Module):
         self._kernels = (cell.w_l.kernel_size[0], cell.w_s.kernel_size[0])
         self.weights = nn.ParameterDict()
         self.biases = nn.ParameterDict()
-        for name, (wt, b) in _cell_terms(cell).items():
+        for name, (wt, b) in terms.items():
             self.weights[name] = nn.Parameter(wt.detach().clone())
             if b is not None:
                 self.biases[name] = nn.Parameter(b.detach().clone())

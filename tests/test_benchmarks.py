@@ -1,0 +1,81 @@
+"""The plain oracle model and the benchmark scripts, at tiny sizes (the timings themselves are
+measured by ``benchmarks/run.py``, never asserted here)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from locrnn.models import build_model
+from oracle import PlainLocRNN
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def tiny_locrnn(task="mazes"):
+    torch.manual_seed(0)
+    return build_model("locrnn", task=task, width=8)
+
+
+@pytest.mark.parametrize("task,side", [("mazes", 16), ("pathfinder", 40)])
+def test_plain_model_equals_the_fused_model(task, side):
+    model = tiny_locrnn(task).eval()
+    plain = PlainLocRNN(model).eval()
+    x = torch.rand(2, 3, side, side)
+    with torch.no_grad():
+        torch.testing.assert_close(plain(x), model(x), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(plain(x, 20), model(x, 20), rtol=1e-4, atol=1e-5)
+        for a, b in zip(plain.iterate(x, 4), model.iterate(x, 4)):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_plain_model_trains_its_own_terms_and_exports_them():
+    model = tiny_locrnn()
+    plain = PlainLocRNN(model)
+    assert sum(p.numel() for p in plain.parameters()) == sum(p.numel() for p in model.parameters())
+    x = torch.rand(2, 3, 16, 16)
+    opt = torch.optim.SGD(plain.parameters(), lr=0.1)
+    plain(x).square().mean().backward()
+    opt.step()
+    assert not torch.equal(plain.weights["W_ls"], model.cell.w_l.weight[:, 8:])  # the copy moved, not the model
+    plain.eval()
+    exported = plain.export_to(tiny_locrnn()).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(exported(x), plain(x), rtol=1e-4, atol=1e-5)
+
+
+def test_oracle_refuses_what_it_does_not_cover():
+    with pytest.raises(ValueError, match="full LocRNN"):
+        PlainLocRNN(build_model("locrnn_no_s", task="mazes", width=8))
+
+
+def test_cell_variants_compute_the_same_equations():
+    from variants import no_zero_skip, two_tensor
+
+    x = torch.rand(2, 3, 16, 16)
+    ref = tiny_locrnn().eval()
+    with torch.no_grad():
+        expected = ref(x)
+        for variant in (two_tensor, no_zero_skip):
+            torch.testing.assert_close(variant(tiny_locrnn()).eval()(x), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_gpu_script_smoke_path(tmp_path):
+    """benchmarks/gpu_paper_mazes.sh end to end on the CPU path with tiny sizes."""
+    out = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu_paper_mazes.sh"), "--smoke", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["train_images_per_second"] > 0
+    assert 0 <= report["best_val_accuracy"] <= 1
+    assert set(report["test_accuracy"]) == {f"size {s}, {t} steps" for s in (5, 7) for t in (2, 4)}
+    assert report["runtime"]["device"] == "cpu" and report["runtime"]["compiled"] is False
+    assert "images/s" in out.stdout
