@@ -59,7 +59,7 @@ class TrainConfig:
     ckpt_every: int = 200  # iterations between resumable checkpoints
     val_every: int = 0  # iterations between validations (0: at the end of each epoch)
     grad_checkpoint: bool = False
-    compile: bool = False
+    compile: bool | None = None  # torch.compile the training step; None: on CUDA only (runtime.pick_compile)
     progress: bool = True
 
     def to_dict(self) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from ..io import UserError, atomic_path, load_json, save_json
 from ..models import build_model
 from .config import TrainConfig
 from .losses import objective_loss
-from .runtime import Runtime, all_sum, seed_everything, setup
+from .runtime import Runtime, all_sum, pick_compile, seed_everything, setup
 from .tasks import get_task
 
 
@@ -111,13 +111,15 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
     net = model
     if rt.world > 1:
         model = DistributedDataParallel(model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None)
-    step_fn = torch.compile(model) if cfg.compile else model
+    step_fn = torch.compile(model) if pick_compile(cfg.compile, rt.device) else model
     metrics = open(run_dir / "metrics.jsonl", "a") if rt.main else None
     bar = _bar(total, pos["iteration"], cfg, rt)
     t0 = time.time() - pos["seconds"]
     try:
         while pos["epoch"] < cfg.epochs:
             for x, y in loader.epoch(pos["epoch"], pos["batch"]):
+                if rt.device.type == "cuda":  # page-locked, so that the copies below are asynchronous
+                    x, y = x.pin_memory(), y.pin_memory()
                 x, y = x.to(rt.device, non_blocking=True), y.to(rt.device, non_blocking=True)
                 with rt.autocast():
                     loss = objective_loss(step_fn, x, y, task, cfg, rng)
