@@ -6,10 +6,21 @@ import os
 from pathlib import Path
 
 from ..checkpoint import load_model, resolve_checkpoint
+from ..io import load_json
 from ..plots import plot_sweep
 from ..training.runtime import setup
 from ..training.tasks import get_task
 from .sweep import best_steps, evaluate_steps, first_nonfinite, fmt_pct, sweep_rows, write_rows
+
+
+def _task_for(name: str, stem: Path):
+    """The task, given the settings of the run folder the checkpoint sits in (if any): e.g.
+    PathFinder is tested at the image size it was trained at."""
+    task = get_task(name)
+    run_config = stem.parent / "config.json"
+    if hasattr(task, "configure") and run_config.is_file():
+        task.configure(load_json(run_config))
+    return task
 
 
 def sweep_checkpoint(
@@ -37,7 +48,7 @@ def sweep_checkpoint(
     rt = setup(device, precision)
     model = load_model(stem).to(rt.device)
     cfg = model.config
-    task = get_task(cfg["task"])
+    task = _task_for(cfg["task"], stem)
     recurrent = getattr(model, "recurrent", False)
     trained = model.trained_steps if recurrent else None
     if recurrent and steps == "trained":
@@ -127,7 +138,7 @@ def halting_checkpoint(
     rt = setup(device, precision)
     model = load_model(stem).to(rt.device)
     cfg = model.config
-    task = get_task(cfg["task"])
+    task = _task_for(cfg["task"], stem)
     max_steps = max_steps or 10 * model.trained_steps
     difficulties = [task.check_difficulty(d) for d in (difficulties or task.default_difficulties)]
     rows, used = [], {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -104,3 +105,66 @@ def get_task(name: str):
     if name not in _TASKS:
         raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(sorted(_TASKS))}")
     return _TASKS[name]()
+
+
+class PathFinderTask(ClassificationTask):
+    """PathFinder: are the two markers on the same path? Difficulty = path length (paddles).
+
+    Images are ``cfg.image_size`` px (default 150, the paper's): the LRA sets at 32/64/128/256,
+    the paper's geometry otherwise (``locrnn.data.pathfinder.pathfinder_params``). Inputs are
+    float32 (3, H, W) in [0, 1] (grayscale repeated, a stride-0 view), labels int64, 1 = connected.
+    """
+
+    name = "pathfinder"
+    difficulty = "length"
+    default_difficulties = (9, 14, 18)
+
+    def __init__(self) -> None:
+        self.image_size: int | None = None
+
+    def configure(self, run_config: dict) -> None:
+        """Take settings of a training run (its ``config.json``): the image size to test at."""
+        self.image_size = run_config.get("image_size") or self.image_size
+
+    def check_difficulty(self, length: int) -> int:
+        from ..data.pathfinder import check_length
+
+        return check_length(length)
+
+    def params(self, length: int, image_size: int | None = None):
+        from ..data.pathfinder import pathfinder_params
+
+        return pathfinder_params(self.check_difficulty(length), image_size or self.image_size or 150, family="paper")
+
+    def datasets(self, cfg) -> tuple[ArrayDataset, ArrayDataset]:
+        from ..data.pathfinder import generate_pathfinder
+        from ..data.pathfinder_io import load_pathfinder
+
+        self.image_size = cfg.image_size or self.image_size
+        length, size = self.check_difficulty(cfg.size), self.image_size or 150
+        if cfg.data_root:
+            train = load_pathfinder(cfg.data_root, length, "train", size=size, n=cfg.n_train or None)
+            val = load_pathfinder(cfg.data_root, length, "val", size=size, n=cfg.n_val or None)
+        else:
+            p = self.params(length, size)
+            train = generate_pathfinder(cfg.n_train, p, seed=cfg.data_seed, split="train", progress=cfg.progress)
+            val = generate_pathfinder(cfg.n_val, p, seed=cfg.data_seed, split="val")
+        return gray_dataset(*train), gray_dataset(*val)
+
+    def test_data(self, length: int, n: int, *, root: str | None = None, seed: int = 0) -> ArrayDataset:
+        from ..data.pathfinder import generate_pathfinder
+        from ..data.pathfinder_io import load_pathfinder
+
+        size = self.image_size or 150
+        if root:
+            return gray_dataset(*load_pathfinder(root, self.check_difficulty(length), "test", size=size, n=n or None))
+        return gray_dataset(*generate_pathfinder(n, self.params(length, size), seed=seed, split="test"))
+
+
+def gray_dataset(images, labels) -> ArrayDataset:
+    """(N, H, W) uint8 images (possibly memory-mapped) as 3-channel inputs in [0, 1], no copy."""
+    images = images if images.ndim == 4 else images[:, None]
+    return ArrayDataset(np.broadcast_to(images, (len(images), 3, *images.shape[2:])), labels, scale=1 / 255)
+
+
+register_task("pathfinder", PathFinderTask)

@@ -1,0 +1,324 @@
+"""PathFinder: labels checked from the recorded geometry, the path rules, determinism, the file
+layouts (round trips, corrupt files, cache), the CLI, the task and a tiny training run."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from locrnn.cli import main
+from locrnn.data.pathfinder import (
+    balanced_labels,
+    generate_pathfinder,
+    pathfinder_params,
+    preset_params,
+    segment_distance,
+)
+from locrnn.data.pathfinder_io import (
+    dataset_name,
+    find_pathfinder,
+    load_pathfinder,
+    read_metadata,
+    write_pathfinder,
+)
+from locrnn.io import UserError
+
+SETS = {
+    "pf9": preset_params("pf9"),
+    "pf14": preset_params("pf14"),
+    "pf18": preset_params("pf18"),
+    "lra32": preset_params("lra32", length=9),
+    "two-margins": pathfinder_params(9, 100, family="paper", margin=(2.0, 3.0), n_distractors=4),
+}
+
+
+@pytest.fixture(scope="module", params=list(SETS))
+def generated(request):
+    p = SETS[request.param]
+    x, y, geo = generate_pathfinder(24, p, seed=3, workers=1, geometry=True)
+    return p, x, y, geo
+
+
+def _paddles(sample):
+    """Every paddle as (path id, index in path, segment (4,)): targets are paths 0 and 1."""
+    paths = sample.targets + sample.distractors
+    return [(k, j, seg.reshape(4)) for k, path in enumerate(paths) for j, seg in enumerate(path)]
+
+
+def test_label_follows_from_the_markers_on_the_path_ends(generated):
+    p, x, y, geo = generated
+    for img, label, s in zip(x, y, geo):
+        origins = [t[0, 0] for t in s.targets]  # first tail of each target path
+        ends = [t[-1, 1] for t in s.targets]  # last head
+        on_origin = [k for k in (0, 1) if np.allclose(s.markers[0], origins[k], atol=1e-6)]
+        on_end = [k for k in (0, 1) if np.allclose(s.markers[1], ends[k], atol=1e-6)]
+        assert len(on_origin) == 1 and len(on_end) == 1, "each marker sits on exactly one target-path tip"
+        assert label == int(on_origin[0] == on_end[0]) == s.label
+        for d in s.distractors:  # markers are never on a distractor
+            assert np.abs(d.reshape(-1, 2)[:, None] - s.markers[None]).sum(-1).min() > 1e-3
+        for cx, cy in s.markers:  # both markers are drawn
+            assert img[min(int(cy), p.size - 1), min(int(cx), p.size - 1)] > 100
+
+
+def test_paths_follow_the_continuity_and_spacing_rules(generated):
+    p, _, _, geo = generated
+    s_ = p.scale
+    cap = math.pi / (2 * p.continuity)
+    for s in geo:
+        assert [len(t) for t in s.targets] == [p.length, p.length]
+        assert all(len(d) == p.distractor_length for d in s.distractors)
+        assert len(s.distractors) <= p.n_distractors
+        m = s.margin * s_
+        for path in s.targets + s.distractors:
+            v = path[:, 1] - path[:, 0]
+            assert np.allclose(np.hypot(v[:, 0], v[:, 1]), p.paddle_length * s_)
+            th = np.arctan2(v[:, 1], v[:, 0])
+            turn = (np.diff(th) + np.pi) % (2 * np.pi) - np.pi
+            assert np.all(np.abs(turn) < cap + 1e-9), "turns are capped at 90/c degrees"
+            u = np.stack([np.cos(th), np.sin(th)], 1)
+            # the next tail is m beyond the previous head, then m along the new direction
+            assert np.allclose(path[1:, 0], path[:-1, 1] + m * u[:-1] + m * u[1:], atol=1e-6)
+        pts = np.concatenate([q.reshape(-1, 2) for q in s.targets + s.distractors])
+        assert pts.min() >= p.padding * s_ - 1e-9 and pts.max() <= p.size - p.padding * s_ + 1e-9
+        # non-consecutive paddles of any two paths keep the spacing, up to one occupancy cell
+        pad = _paddles(s)
+        segs = np.stack([q for _, _, q in pad])
+        dist = segment_distance(segs[:, None], segs[None])
+        owner = np.array([k for k, _, _ in pad])
+        index = np.array([j for _, j, _ in pad])
+        exempt = (owner[:, None] == owner[None]) & (np.abs(index[:, None] - index[None]) <= 1)
+        cell = s_ / max(1, math.ceil(4 / p.spacing(s.margin)))
+        assert dist[~exempt].min() >= s.spacing - cell
+
+
+def test_turns_follow_the_cosine_squared_rule():
+    """Under weights cos^2(c d), E|c d| = (pi^2/16 - 1/4) / (pi/4) = 0.467: straighter for larger c."""
+    for name in ("pf14", "pf18"):
+        p = SETS[name]
+        _, _, geo = generate_pathfinder(32, p, workers=1, geometry=True)
+        turns = []
+        for s in geo:
+            for path in s.targets:
+                v = path[:, 1] - path[:, 0]
+                th = np.arctan2(v[:, 1], v[:, 0])
+                turns += list(np.abs((np.diff(th) + np.pi) % (2 * np.pi) - np.pi))
+        expected = (math.pi**2 / 16 - 0.25) / (math.pi / 4) / p.continuity
+        assert 0.8 * expected < np.mean(turns) < 1.25 * expected
+
+
+def test_images_are_8bit_byte_scaled_with_a_black_background(generated):
+    p, x, _, _ = generated
+    assert x.dtype == np.uint8 and x.shape[1:] == (p.size, p.size)
+    assert np.all(x.reshape(len(x), -1).max(1) == 255)
+    assert np.median(x) == 0
+    assert 0.005 < (x > 30).mean() < 0.3
+
+
+def test_image_i_depends_only_on_seed_split_and_index():
+    p = pathfinder_params(9, 48)
+    x, y = generate_pathfinder(20, p, seed=5, workers=1)
+    x2, y2 = generate_pathfinder(10, p, seed=5, start=10, workers=2)
+    assert np.array_equal(x[10:], x2) and np.array_equal(y[10:], y2)
+    x3, _ = generate_pathfinder(20, p, seed=5, workers=2)
+    assert np.array_equal(x, x3)
+    assert not np.array_equal(x, generate_pathfinder(20, p, seed=6, workers=1)[0])
+    assert not np.array_equal(x, generate_pathfinder(20, p, seed=5, split="test", workers=1)[0])
+
+
+def test_labels_are_balanced_in_every_pair():
+    y = balanced_labels(0, 0, np.arange(20000))
+    pairs = y.reshape(-1, 2)
+    assert np.all(pairs.sum(1) == 1)
+    assert 0.45 < pairs[:, 0].mean() < 0.55  # which of the two is positive is random
+    assert not np.array_equal(y, balanced_labels(1, 0, np.arange(20000)))
+    _, labels = generate_pathfinder(16, pathfinder_params(9, 32), workers=1)
+    assert np.array_equal(labels, balanced_labels(0, 0, np.arange(16)))
+
+
+def test_bad_parameters_give_one_line_errors():
+    with pytest.raises(ValueError, match="path length"):
+        pathfinder_params(1)
+    with pytest.raises(ValueError, match="continuity"):
+        pathfinder_params(9, continuity=0)
+    with pytest.raises(ValueError, match="LRA"):
+        pathfinder_params(9, 100, family="lra")
+    with pytest.raises(ValueError, match="unknown PathFinder preset"):
+        preset_params("pf99")
+    with pytest.raises(ValueError, match="could not fit"):
+        generate_pathfinder(2, pathfinder_params(30, 32, family="lra", max_restarts=30), workers=1)
+
+
+# --------------------------------------------------------------------------- files
+
+
+@pytest.fixture(scope="module")
+def small():
+    p = pathfinder_params(9, 32, family="paper")
+    x, y = generate_pathfinder(30, p, seed=1, workers=1)
+    return p, x, y
+
+
+def _index(path: Path, batch: int) -> int:
+    b, i = map(int, re.findall(r"\d+", path.as_posix())[-2:])
+    return b * batch + i
+
+
+def _all(root, length):
+    return [e for split in ("train", "val", "test") for e in find_pathfinder(root, length, split)[1]]
+
+
+def test_lra_layout_round_trip_with_binary_and_text_metadata(tmp_path, small):
+    p, x, y = small
+    folders = write_pathfinder(tmp_path, p, 30, seed=1, workers=1, batch=8)
+    folder = tmp_path / dataset_name(9)
+    assert folders == [folder] and sorted(f.name for f in (folder / "metadata").iterdir()) == [
+        "0.npy",
+        "1.npy",
+        "2.npy",
+        "3.npy",
+    ]
+    assert not [f for f in tmp_path.iterdir() if f.name.startswith(".")]  # no temporary folders left
+    rows = read_metadata(folder / "metadata" / "1.npy")
+    assert rows[0][:4] == ["imgs/1", "sample_0.png", "0", str(y[8])] and len(rows[0]) == 11
+    entries = _all(tmp_path, 9)
+    assert [_index(e, 8) for e, _ in entries] == list(range(30)) and [lab for _, lab in entries] == list(y)
+    for split, sl in (("train", slice(0, 24)), ("val", slice(24, 27)), ("test", slice(27, 30))):
+        xs, ys = load_pathfinder(tmp_path, 9, split, cache=False, workers=1)
+        assert np.array_equal(xs, x[sl]) and np.array_equal(ys, y[sl])
+    # the LRA release stores the same rows as text; Python 2 wrote byte strings
+    for f in (folder / "metadata").iterdir():
+        rows = read_metadata(f)
+        if f.name == "0.npy":
+            f.write_text("".join(" ".join(r) + "\n" for r in rows))
+        else:
+            np.save(f, np.array(rows, dtype="S"))
+    assert read_metadata(folder / "metadata" / "0.npy")[0][1] == "sample_0.png"
+    assert _all(tmp_path, 9) == entries
+    with pytest.raises(UserError, match="already exists"):
+        write_pathfinder(tmp_path, p, 4, workers=1)
+
+
+def test_2018_and_imagefolder_layouts_round_trip(tmp_path, small):
+    p, x, y = small
+    write_pathfinder(tmp_path / "old", p, 30, seed=1, workers=1, batch=8, layout="2018")
+    assert (tmp_path / "old" / dataset_name(9) / "metadata").is_dir()
+    write_pathfinder(tmp_path / "tv", p, 30, seed=1, workers=1, batch=8, layout="imagefolder", split="val")
+    xv, yv = generate_pathfinder(30, p, seed=1, split="val", workers=1)  # the folder split = the random stream
+    cases = [("2018", tmp_path / "old", _all(tmp_path / "old", 9), x, y)]
+    cases.append(("imagefolder", tmp_path / "tv", find_pathfinder(tmp_path / "tv", 9, "val")[1], xv, yv))
+    for layout, root, entries, x, y in cases:
+        assert find_pathfinder(root, 9, "val")[0] == layout
+        assert sorted(_index(e, 8) for e, _ in entries) == list(range(30))
+        for path, label in entries:
+            i = _index(path, 8)
+            assert label == y[i]
+            assert ("_neg" in path.as_posix()) == (label == 0)  # 1 = connected, whatever the folder order
+            assert np.array_equal(np.asarray(Image.open(path)), x[i])
+        labels = [lab for _, lab in entries]
+        assert abs(sum(labels[:10]) - 5) <= 1  # interleaved: every slice is balanced
+
+
+def test_blank_and_corrupt_pngs_are_named_and_skipped(tmp_path, small):
+    p, x, y = small
+    write_pathfinder(tmp_path, p, 30, seed=1, workers=1, batch=100)
+    imgs = tmp_path / dataset_name(9) / "imgs" / "0"
+    (imgs / "sample_3.png").write_bytes(b"")
+    (imgs / "sample_5.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(imgs / "sample_7.png")
+    keep = [i for i in range(24) if i not in (3, 5, 7)]
+    for cache in (False, True, True):  # the second cached call reads the memory map
+        with pytest.warns(UserWarning, match="skipped 3") as rec:
+            xs, ys = load_pathfinder(tmp_path, 9, "train", cache=cache, workers=2)
+        message = str(rec[0].message)
+        assert all(f"sample_{i}.png" in message for i in (3, 5, 7))
+        assert np.array_equal(xs, x[keep]) and np.array_equal(ys, y[keep])
+    assert isinstance(xs, np.memmap)
+
+
+def test_cache_is_memory_mapped_resized_and_rebuilt_when_files_change(tmp_path, small):
+    p, x, y = small
+    write_pathfinder(tmp_path, p, 30, seed=1, workers=1)
+    a, ya = load_pathfinder(tmp_path, 9, "train", size=16, workers=1)
+    b, _ = load_pathfinder(tmp_path, 9, "train", size=16, workers=1)
+    assert isinstance(b, np.memmap) and a.shape == (24, 16, 16) and np.array_equal(a, b)
+    c, _ = load_pathfinder(tmp_path, 9, "train", size=16, n=10, workers=1)
+    assert np.array_equal(c, a[:10]) and len(list((tmp_path / ".locrnn_cache").iterdir())) == 2
+
+
+def test_a_failed_write_leaves_nothing_behind(tmp_path, small, monkeypatch):
+    import locrnn.data.pathfinder_io as pio
+
+    def boom(args):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(pio, "_write_pngs", boom)
+    with pytest.raises(RuntimeError):
+        write_pathfinder(tmp_path, small[0], 10, workers=1, layout="2018")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_or_malformed_data_gives_clear_errors(tmp_path):
+    with pytest.raises(UserError, match="missing PathFinder data folder"):
+        find_pathfinder(tmp_path / "nope", 9)
+    with pytest.raises(UserError, match="no PathFinder data of length 14"):
+        find_pathfinder(tmp_path, 14)
+    bad = tmp_path / "m.npy"
+    bad.write_text("imgs/0 sample_0.png 0\n")
+    with pytest.raises(UserError, match="row 0"):
+        read_metadata(bad)
+
+
+def test_cli_writes_the_layout_and_a_preview(tmp_path, capsys):
+    args = ["data", "pathfinder", "--length", "6", "--n", "12", "--size", "32", "--root", str(tmp_path)]
+    assert main(args + ["--workers", "1", "--preview", "--continuity", "1.2", "--distractors", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote 12 PathFinder images" in out and "continuity 1.2, 3 distractors" in out
+    folder = tmp_path / "curv_baseline"
+    assert len(list(folder.rglob("*.png"))) == 12 and (folder / "params.json").is_file()
+    preview = np.asarray(Image.open(tmp_path / "curv_baseline_preview.png"))
+    assert preview.ndim == 2 and preview.shape[0] == 2 * (150 + 18)
+    assert main(args) == 2 and "already exists" in capsys.readouterr().err
+    assert main(["data", "pathfinder", "--length", "1", "--n", "2", "--root", str(tmp_path / "x")]) == 2
+    assert "path length" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- task and training
+
+
+def test_the_task_gives_3_channel_float_inputs_and_int64_labels(tmp_path, small):
+    from locrnn.training.config import make_config
+    from locrnn.training.tasks import get_task
+
+    task = get_task("pathfinder")
+    assert task.default_difficulties == (9, 14, 18) and task.check_difficulty(21) == 21
+    with pytest.raises(ValueError):
+        task.check_difficulty(1)
+    train, val = task.datasets(make_config(None, task="pathfinder", size=9, image_size=32, n_train=6, n_val=4))
+    xb, yb = train.batch(np.arange(6))
+    assert xb.dtype == torch.float32 and xb.shape == (6, 3, 32, 32) and yb.dtype == torch.int64
+    assert 0 <= xb.min() and xb.max() == 1 and torch.equal(xb[:, 0], xb[:, 2])
+    x, _ = generate_pathfinder(6, pathfinder_params(9, 32, family="paper"), workers=1)
+    assert torch.allclose(xb[:, 0], torch.from_numpy(x).float() / 255)  # the train stream of seed 0
+    assert len(val) == 4 and task.test_data(14, 5).batch(np.arange(5))[0].shape[-1] == 32  # size kept
+    write_pathfinder(tmp_path, small[0], 30, seed=1, workers=1)
+    test = get_task("pathfinder")
+    test.configure({"image_size": 16})
+    xt, yt = test.test_data(9, 0, root=str(tmp_path)).batch(np.arange(3))
+    assert xt.shape == (3, 3, 16, 16) and torch.equal(yt, torch.from_numpy(small[2][27:30]))
+
+
+def test_the_locrnn_pathfinder_model_runs_on_these_images():
+    from locrnn.models import build_model
+
+    model = build_model("locrnn", task="pathfinder", width=8, steps=3)
+    for size in (150, 48):
+        x, _ = generate_pathfinder(2, pathfinder_params(14, size, family="paper"), workers=1)
+        xb = torch.from_numpy(x).float().div(255)[:, None].expand(-1, 3, -1, -1)
+        out = model(xb)
+        assert out.shape == (2, 2) and torch.isfinite(out).all()
