@@ -81,10 +81,29 @@ def load_npy(path: str | os.PathLike, *, mmap: bool = False) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"missing data file {path}")
+    with open(path, "rb") as f:
+        if f.read(6) != b"\x93NUMPY":
+            raise UserError(f"{path} is not a .npy file (no NumPy header): corrupt, or another format")
     try:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
+    except ValueError as e:
+        if "pickle" in str(e):  # object arrays are pickles: never loaded
+            raise UserError(f"{path} holds Python objects (a pickle), which locrnn does not load") from None
         raise UserError(f"corrupt or truncated .npy file {path}: {e}") from None
+    except (OSError, EOFError) as e:
+        raise UserError(f"corrupt or truncated .npy file {path}: {e}") from None
+
+
+def writable_dir(path: str | os.PathLike) -> Path:
+    """Create folder ``path`` if needed (before long work that writes there); ``UserError`` if impossible."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot write to folder {path}: {e.strerror or e}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write to folder {path}: permission denied")
+    return path
 
 
 def save_json(path: str | os.PathLike, obj: Any) -> None:

@@ -15,8 +15,18 @@ from .io import atomic_path  # noqa: E402
 
 
 def plot_sweep(rows: list[dict], path: str | os.PathLike, *, title: str = "") -> Path:
-    """Accuracy vs test-time steps, one line per (run, difficulty); trained steps circled."""
+    """Accuracy vs test-time steps, one line per (run, difficulty); trained steps circled; the
+    step from which outputs stop being finite (they count as wrong) marked by a dotted line."""
     path = Path(path)
+    fig = sweep_figure(rows, title=title)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    return path
+
+
+def sweep_figure(rows: list[dict], *, title: str = ""):
+    """The figure of :func:`plot_sweep` (the caller closes it)."""
     curves: dict[tuple, list[tuple[int, float]]] = defaultdict(list)
     flat: dict[tuple, float] = {}
     trained: dict[tuple, int | None] = {}
@@ -41,8 +51,19 @@ def plot_sweep(rows: list[dict], path: str | os.PathLike, *, title: str = "") ->
         if t not in (None, ""):
             t = int(t)
             ax.plot([t], [0], "o", ms=9, mfc="none", mec="k", clip_on=False, zorder=5)
-        if key in onset:
+        if key in onset:  # labels of several curves are staggered so that they do not overlap
             ax.axvline(onset[key], color=line.get_color(), ls=":", lw=1)
+            ax.annotate(
+                f"non-finite from {onset[key]}",
+                (onset[key], 1.0 - 0.3 * (list(onset).index(key) % 3)),
+                xycoords=("data", "axes fraction"),
+                xytext=(2, -2),
+                textcoords="offset points",
+                va="top",
+                fontsize=7,
+                color=line.get_color(),
+                rotation=90,
+            )
     for key, acc in sorted(flat.items()):
         ax.axhline(100 * acc, ls="--", lw=1, color="gray")
         ax.text(ax.get_xlim()[1], 100 * acc, f" {key[0]} {key[2]}", va="center", fontsize=7)
@@ -54,10 +75,7 @@ def plot_sweep(rows: list[dict], path: str | os.PathLike, *, title: str = "") ->
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
-    return path
+    return fig
 
 
 def plot_halting(steps_used: dict, path: str | os.PathLike, *, title: str = "") -> Path:

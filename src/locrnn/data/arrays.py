@@ -9,6 +9,18 @@ import torch
 from torch.utils.data import Dataset
 
 
+def check_finite(array: np.ndarray, name: str, *, chunk: int = 4096) -> None:
+    """Raise ``ValueError`` naming the first sample with a NaN or inf (float arrays; in chunks,
+    so memory-mapped arrays are not read into memory at once). Data enter training and
+    evaluation here, so the models' forward passes need not check their inputs."""
+    if np.asarray(array[:0]).dtype.kind not in "fc":
+        return
+    for start in range(0, len(array), chunk):
+        bad = ~np.isfinite(np.asarray(array[start : start + chunk])).reshape(min(chunk, len(array) - start), -1).all(1)
+        if bad.any():
+            raise ValueError(f"{name}: sample {start + int(np.argmax(bad))} holds a non-finite value (NaN or inf)")
+
+
 class ArrayDataset(Dataset):
     """Images (N, C, H, W) -> float tensors (torch's default dtype, float32 unless changed),
     targets -> int64 (per-pixel maps or labels)."""
@@ -16,6 +28,9 @@ class ArrayDataset(Dataset):
     def __init__(self, inputs: np.ndarray, targets: np.ndarray, *, scale: float = 1.0) -> None:
         if len(inputs) != len(targets):
             raise ValueError(f"{len(inputs)} inputs but {len(targets)} targets")
+        if np.ndim(inputs) != 4:
+            raise ValueError(f"inputs must have shape (N, channels, H, W), got {np.shape(inputs)}")
+        check_finite(inputs, "inputs")
         self.inputs, self.targets, self.scale = inputs, targets, scale
 
     def __len__(self) -> int:

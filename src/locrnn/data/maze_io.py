@@ -43,12 +43,20 @@ def write_mazes(
     return folder
 
 
-def _check_values(arr: np.ndarray, path: Path) -> None:
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise UserError(f"{path}: expected a numeric array, got dtype {arr.dtype}")
+def _check_values(arr: np.ndarray, path: Path, *, binary: bool = False) -> None:
+    if arr.dtype.kind not in "biuf":
+        raise UserError(f"{path}: expected a bool, integer or float array, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f":
+        for start in range(0, len(arr), 4096):  # in chunks: the array may be memory-mapped
+            bad = np.argwhere(~np.isfinite(arr[start : start + 4096]))
+            if len(bad):
+                where = (start + int(bad[0][0]), *(int(i) for i in bad[0][1:]))
+                raise UserError(f"{path}: non-finite value (NaN or inf) at index {where}")
     lo, hi = arr.min(initial=0), arr.max(initial=0)
-    if lo < 0 or hi > 1 or (np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all()):
+    if lo < 0 or hi > 1:
         raise UserError(f"{path}: values must lie in [0, 1], found range [{lo}, {hi}]")
+    if binary and arr.dtype.kind == "f" and not np.isin(arr, (0, 1)).all():
+        raise UserError(f"{path}: expected a 0/1 path mask, found values strictly between 0 and 1")
 
 
 def read_maze_folder(folder: str | os.PathLike, *, mmap: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +77,7 @@ def read_maze_folder(folder: str | os.PathLike, *, mmap: bool = False) -> tuple[
             f"{yp}: expected shape {(x.shape[0], x.shape[2], x.shape[3])} to match {xp.name}, got {y.shape}"
         )
     _check_values(x, xp)
-    _check_values(y, yp)
+    _check_values(y, yp, binary=True)
     return x, y
 
 

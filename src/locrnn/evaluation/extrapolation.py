@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from ..checkpoint import load_model, resolve_checkpoint
-from ..io import load_json
+from ..io import load_json, writable_dir
 from ..plots import plot_sweep
 from ..training.runtime import setup
 from ..training.tasks import get_task
@@ -59,7 +59,7 @@ def sweep_checkpoint(
         steps = None
     difficulties = [task.check_difficulty(d) for d in (difficulties or task.default_difficulties)]
     run = stem.parent.name
-    out_dir = Path(out) if out else stem.parent / "sweep"
+    out_dir = writable_dir(Path(out) if out else stem.parent / "sweep")  # fail before the work
     rows: list[dict] = []
     for d in difficulties:
         data = task.test_data(d, n, root=data_root, seed=seed)
@@ -141,6 +141,7 @@ def halting_checkpoint(
     task = _task_for(cfg["task"], stem)
     max_steps = max_steps or 10 * model.trained_steps
     difficulties = [task.check_difficulty(d) for d in (difficulties or task.default_difficulties)]
+    out_dir = writable_dir(Path(out) if out else stem.parent / "halting")  # fail before the work
     rows, used = [], {}
     for d in difficulties:
         data = task.test_data(d, n, root=data_root, seed=seed)
@@ -170,7 +171,6 @@ def halting_checkpoint(
                 **res,
             }
         )
-    out_dir = Path(out) if out else stem.parent / "halting"
     write_rows(rows, out_dir, stem="halting")
     plot_halting(used, out_dir / "halting.png", title=f"{cfg['name']}: steps used with halting ({rule})")
     return rows, out_dir
