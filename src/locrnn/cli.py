@@ -143,13 +143,22 @@ def _cmd_pathfinder(args) -> None:
         print(f"preview: {Path(args.root) / (dataset_name(p.length) + '_preview.png')}")
 
 
+def _check_new_folder(folder: Path, overwrite: bool) -> None:
+    from .io import writable_dir
+
+    if folder.exists() and not overwrite:
+        raise UserError(f"{folder} already exists (pass --overwrite to replace it)")
+    writable_dir(folder.parent)
+
+
 def _cmd_data(args) -> None:
-    from .data.maze_io import write_mazes
+    from .data.maze_io import v2_folder, write_mazes
     from .data.mazes import check_size, generate_mazes
 
     if args.dataset == "pathfinder":
         return _cmd_pathfinder(args)
     size = check_size(args.size)
+    _check_new_folder(v2_folder(args.root, args.split, size), args.overwrite)  # before the work
     x, y = generate_mazes(args.n, size, seed=args.seed, split=args.split, workers=args.workers, progress=True)
     folder = write_mazes(args.root, args.split, size, x, y, overwrite=args.overwrite, dtype=args.dtype)
     print(f"wrote {args.n} mazes of size {size} ({x.shape[-1]}x{x.shape[-1]} px) to {folder}")
@@ -157,6 +166,7 @@ def _cmd_data(args) -> None:
 
 def _cmd_train(args) -> None:
     from .training.config import FIELDS, make_config, parse_value
+    from .training.tasks import get_task
     from .training.trainer import train
 
     if args.resume:
@@ -166,6 +176,7 @@ def _cmd_train(args) -> None:
     if args.width:
         overrides["model_args"] = {**overrides.get("model_args", {}), "width": args.width}
     task = overrides.get("task", "mazes")
+    get_task(task)  # an unknown task is named as such, not as a missing preset
     preset = args.preset or ("cpu" if task == "mazes" else f"{task}-cpu")
     cfg = make_config(preset, **overrides)
     train(cfg, argv=sys.argv)
@@ -235,6 +246,10 @@ def _cmd_models(args) -> None:
     from .models import get_entry, list_models
     from .models.summary import model_table
 
+    if args.task is not None:
+        from .training.tasks import get_task
+
+        get_task(args.task)
     names = list_models(args.task)
     print(model_table([get_entry(n) for n in names], task=args.task))
 
@@ -256,9 +271,12 @@ def main(argv: list[str] | None = None) -> int:
             _cmd_reproduce(args)
         elif args.command == "models":
             _cmd_models(args)
-    except (UserError, ValueError, FileNotFoundError, PermissionError) as e:
-        print(f"locrnn {args.command}: error: {e}", file=sys.stderr)
+    except (UserError, ValueError, OSError) as e:  # OSError: e.g. a full disk, named with its file
+        print(f"locrnn {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
+    except FloatingPointError as e:  # training diverged: a failed run, not a bad input
+        print(f"locrnn {args.command}: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
