@@ -17,17 +17,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel
 
 from ..checkpoint import save_model
 from ..data.arrays import BatchLoader
 from ..evaluation.sweep import evaluate_steps
-from ..io import UserError, atomic_path, load_json, save_json
+from ..io import FORMAT_VERSION as FORMAT
+from ..io import UserError, atomic_path, load_json, save_json, writable_dir
 from ..models import build_model
-from .config import TrainConfig
+from .config import FIELDS, TrainConfig
+from .distributed import global_mean, rank_weighted, sync_batchnorm, wrap_objective
 from .losses import objective_loss
-from .runtime import Runtime, all_sum, pick_compile, seed_everything, setup
+from .runtime import Runtime, all_sum, main_first, pick_compile, seed_everything, setup, teardown
 from .tasks import get_task
 
 
@@ -72,6 +72,12 @@ def new_run_dir(cfg: TrainConfig) -> Path:
     return path
 
 
+def _check_new_run(cfg: TrainConfig) -> None:
+    if cfg.name and (Path(cfg.out) / cfg.name).exists():
+        raise UserError(f"run folder {Path(cfg.out) / cfg.name} already exists (choose another --name, or --resume it)")
+    writable_dir(cfg.out)
+
+
 def build_for(cfg: TrainConfig) -> torch.nn.Module:
     args = dict(cfg.model_args)
     if cfg.steps:
@@ -85,11 +91,15 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
         run_dir = Path(resume)
         if not run_dir.is_dir():
             raise UserError(f"cannot resume: no run folder {run_dir}")
-        cfg = TrainConfig(**load_json(run_dir / "config.json"))
+        cfg = _load_config(run_dir / "config.json")
     rt = setup(cfg.device, cfg.precision)
     seed_everything(cfg.seed)
     task = get_task(cfg.task)
     model = build_for(cfg).to(rt.device)  # before the data: a bad model name fails fast
+    if rt.world > 1:  # batch statistics of the global batch, as with one process
+        model = sync_batchnorm(model, rt.device)
+    if resume is None:  # likewise an existing or unwritable run folder
+        main_first(lambda: _check_new_run(cfg), rt)
     train_ds, val_ds = task.datasets(cfg)
     model.checkpoint_steps = cfg.grad_checkpoint
     opt = make_optimizer(model, cfg)
@@ -102,16 +112,15 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
     rng = random.Random(cfg.seed)
     if resume is not None:
         _load_state(run_dir / "trainer_state.pt", model, opt, sched, pos, rng)
-    elif rt.main:
-        run_dir = new_run_dir(cfg)
-        save_json(run_dir / "config.json", cfg.to_dict())
-        (run_dir / "command.txt").write_text(" ".join(argv if argv is not None else sys.argv) + "\n")
-    if rt.world > 1:
-        run_dir = _broadcast_path(run_dir if rt.main else None, rt)
+    else:
+        run_dir = main_first(lambda: _start_run(cfg, argv), rt)
     net = model
-    if rt.world > 1:
-        model = DistributedDataParallel(model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None)
-    step_fn = torch.compile(model) if pick_compile(cfg.compile, rt.device) else model
+    # the whole objective is one forward of `step` (inside DDP when there are processes)
+    step = wrap_objective(
+        torch.compile(net) if pick_compile(cfg.compile, rt.device) else net,
+        lambda m, x, y, t: objective_loss(m, x, y, t, cfg, rng),
+        rt,
+    )
     metrics = open(run_dir / "metrics.jsonl", "a") if rt.main else None
     bar = _bar(total, pos["iteration"], cfg, rt)
     t0 = time.time() - pos["seconds"]
@@ -122,23 +131,24 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
                     x, y = x.pin_memory(), y.pin_memory()
                 x, y = x.to(rt.device, non_blocking=True), y.to(rt.device, non_blocking=True)
                 with rt.autocast():
-                    loss = objective_loss(step_fn, x, y, task, cfg, rng)
+                    loss = step(x, y, rank_weighted(task, x, y, rt))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
                 opt.step()
                 sched.step()
                 pos["batch"] += 1
                 pos["iteration"] += 1
                 pos["images"] += cfg.batch_size
-                if not math.isfinite(loss.item()):
-                    raise FloatingPointError(f"training loss became {loss.item()} at iteration {pos['iteration']}")
+                loss_value = global_mean(loss.item(), rt)  # the global batch's loss
+                if not math.isfinite(loss_value):
+                    raise FloatingPointError(f"training loss became {loss_value} at iteration {pos['iteration']}")
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(loss=f"{loss.item():.4f}", best=f"{max(pos['best'], 0):.3f}")
+                    bar.set_postfix(loss=f"{loss_value:.4f}", best=f"{max(pos['best'], 0):.3f}")
                 if metrics and pos["iteration"] % cfg.log_every == 0:
-                    _log(metrics, pos, t0, loss=loss.item(), lr=sched.get_last_lr()[0])
+                    _log(metrics, pos, t0, loss=loss_value, lr=sched.get_last_lr()[0])
                 if cfg.val_every and pos["iteration"] % cfg.val_every == 0:
                     _validate(net, val_ds, task, cfg, rt, run_dir, pos, metrics, t0)
                 if pos["iteration"] % cfg.ckpt_every == 0:
@@ -166,6 +176,7 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
             f"run saved in {run_dir}: best validation accuracy {100 * pos['best']:.1f}% "
             f"after {pos['images']} images ({summary['seconds']:.0f} s)"
         )
+    teardown(rt)  # only after a clean finish: a failed process must not wait for its peers
     return run_dir
 
 
@@ -215,6 +226,7 @@ def _save_state(run_dir: Path, net, opt, sched, pos, rng: random.Random, t0: flo
     if not rt.main:
         return
     state = {
+        "format_version": FORMAT,
         "model": net.state_dict(),
         "optimizer": opt.state_dict(),
         "scheduler": sched.state_dict(),
@@ -232,20 +244,45 @@ def _load_state(path: Path, net, opt, sched, pos, rng: random.Random) -> None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a truncated or foreign file
-        raise UserError(f"cannot resume: corrupt training state {path}: {e}") from None
-    net.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    sched.load_state_dict(state["scheduler"])
-    pos.update(state["position"])
-    rng.setstate(_as_rng_state(state["python_rng"]))
-    torch.set_rng_state(state["torch_rng"])
+        raise UserError(f"cannot resume: corrupt training state {path}: {_first_line(e)}") from None
+    if not isinstance(state, dict) or state.get("format_version", FORMAT) != FORMAT:
+        version = state.get("format_version") if isinstance(state, dict) else None
+        raise UserError(f"cannot resume: {path} has format version {version}, this locrnn reads version {FORMAT}")
+    try:
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        pos.update(state["position"])
+        rng.setstate(_as_rng_state(state["python_rng"]))
+        torch.set_rng_state(state["torch_rng"])
+    except (KeyError, RuntimeError, ValueError, TypeError) as e:
+        what = f"no {e}" if isinstance(e, KeyError) else _first_line(e)
+        raise UserError(f"cannot resume: {path} does not fit this run's model and optimizer ({what})") from None
+
+
+def _first_line(e: Exception) -> str:
+    """The telling line of a torch error: its first detail line, or its first sentence."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return lines[1]
+    return lines[0].split(". ")[0] if lines else type(e).__name__
+
+
+def _load_config(path: Path) -> TrainConfig:
+    values = load_json(path)
+    unknown = sorted(set(values) - set(FIELDS)) if isinstance(values, dict) else None
+    if unknown is None or unknown:
+        raise UserError(f"cannot resume: {path} is not a config of this locrnn (unknown fields: {unknown})")
+    return TrainConfig(**values)
+
+
+def _start_run(cfg: TrainConfig, argv: list[str] | None) -> Path:
+    """Create the run folder (never an existing one) with its config and command line."""
+    run_dir = new_run_dir(cfg)
+    save_json(run_dir / "config.json", cfg.to_dict())
+    (run_dir / "command.txt").write_text(" ".join(argv if argv is not None else sys.argv) + "\n")
+    return run_dir
 
 
 def _as_rng_state(s):
     return tuple(_as_rng_state(v) if isinstance(v, list) else v for v in s)
-
-
-def _broadcast_path(path: Path | None, rt: Runtime) -> Path:
-    obj = [str(path) if path is not None else None]
-    dist.broadcast_object_list(obj, src=0)
-    return Path(obj[0])
