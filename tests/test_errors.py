@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from locrnn.checkpoint import save_model
 from locrnn.cli import main
@@ -132,6 +133,52 @@ def test_non_finite_inputs_from_python_are_refused_at_the_dataset():
         ArrayDataset(x, np.zeros(6, np.int64))
     with pytest.raises(ValueError, match=re.escape("shape (N, channels, H, W), got (6, 4, 4)")):
         ArrayDataset(x[:, 0], np.zeros(6, np.int64))
+
+
+@pytest.fixture(scope="module")
+def pathfinder_pngs(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("pathfinder")
+    argv = ["data", "pathfinder", "--length", "6", "--n", "40", "--size", "32", "--root", root, "--workers", "1"]
+    assert main([str(a) for a in argv]) == 0
+    return root
+
+
+def pathfinder_copy(src: Path, dest: Path) -> Path:
+    for f in src.rglob("*"):
+        if f.is_file() and ".locrnn_cache" not in f.parts:
+            (dest / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+            (dest / f.relative_to(src)).write_bytes(f.read_bytes())
+    return dest
+
+
+PF_TRAIN = ["train", "--task", "pathfinder", "--preset", "pathfinder-paper", "--size", "6", "--image-size", "32"]
+PF_TRAIN += ["--width", "8", "--steps", "2", "--n-train", "0", "--n-val", "4", "--batch-size", "8", "--epochs", "1"]
+PF_TRAIN += ["--progress", "false", "--precision", "fp32"]
+
+
+def test_blank_and_truncated_pngs_are_skipped_with_one_line_naming_them(tmp_path, capsys, pathfinder_pngs):
+    """A few bad images in a large public set are skipped (pathfinder.md 2e), named in one warning."""
+    root = pathfinder_copy(pathfinder_pngs, tmp_path / "data")
+    imgs = root / "curv_baseline" / "imgs" / "0"
+    (imgs / "sample_3.png").write_bytes(b"")
+    png = (imgs / "sample_5.png").read_bytes()
+    (imgs / "sample_5.png").write_bytes(png[: len(png) // 2])
+    Image.new("L", (32, 32), 0).save(imgs / "sample_7.png")
+    capsys.readouterr()
+    assert main([str(a) for a in [*PF_TRAIN, "--data-root", root, "--out", tmp_path]]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("locrnn train: warning: skipped 3 "), lines
+    for name, why in [("sample_3.png", "empty file"), ("sample_5.png", "truncated"), ("sample_7.png", "blank")]:
+        assert re.search(rf"{re.escape(str(imgs / name))} \([^)]*{why}", lines[0]), (name, lines[0])
+
+
+def test_only_unreadable_pngs(tmp_path, capsys, pathfinder_pngs):
+    root = pathfinder_copy(pathfinder_pngs, tmp_path / "data")
+    for png in (root / "curv_baseline" / "imgs" / "0").iterdir():
+        png.write_bytes(png.read_bytes()[:40])
+    capsys.readouterr()
+    line = fails(capsys, [*PF_TRAIN, "--data-root", root, "--out", tmp_path], "no readable PathFinder images")
+    assert str(root / "curv_baseline" / "imgs" / "0") in line
 
 
 # --- names ----------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from .io import UserError
@@ -256,6 +257,14 @@ def _cmd_models(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+    with warnings.catch_warnings():  # warnings (e.g. skipped unreadable images) as one line each
+        warnings.showwarning = lambda message, *_, **__: print(
+            f"locrnn {args.command}: warning: {' '.join(str(message).split())}", file=sys.stderr
+        )
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         if args.command == "demo":
             from .demo import run_demo

@@ -321,7 +321,8 @@ def _decode(args) -> tuple[list[np.ndarray | None], list[str]]:
                 out.append(arr)
         except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
             out.append(None)
-            reason = "empty file" if Path(path).is_file() and Path(path).stat().st_size == 0 else type(e).__name__
+            empty = Path(path).is_file() and Path(path).stat().st_size == 0
+            reason = "empty file" if empty else " ".join(str(e).split())[:80] or type(e).__name__
             bad.append(f"{path} ({'missing' if not Path(path).exists() else reason})")
     return out, bad
 
@@ -379,7 +380,7 @@ def decode_images(
         if bar is not None:
             bar.close()
     if at == 0:
-        raise UserError(f"no readable PathFinder images among {len(paths)} files")
+        raise UserError(f"no readable PathFinder images among {len(paths)} files, e.g. {bad[0] if bad else paths[0]}")
     images = out[:at] if out is not None else np.stack(kept)
     return images, np.asarray(labels, dtype=np.int64), bad
 
@@ -438,7 +439,7 @@ def _build_cache(folder: Path, entries, size, workers, progress) -> list[str]:
 
     first = next((p for p, _ in entries if p.is_file() and p.stat().st_size > 0), None)
     if first is None:
-        raise UserError(f"no readable PathFinder images among {len(entries)} files")
+        raise UserError(f"no readable PathFinder images among {len(entries)} files, e.g. {entries[0][0]} (empty or missing)")
     if size:
         shape = (size, size)
     else:
