@@ -439,7 +439,8 @@ def _build_cache(folder: Path, entries, size, workers, progress) -> list[str]:
 
     first = next((p for p, _ in entries if p.is_file() and p.stat().st_size > 0), None)
     if first is None:
-        raise UserError(f"no readable PathFinder images among {len(entries)} files, e.g. {entries[0][0]} (empty or missing)")
+        example = f"{entries[0][0]} (empty or missing)"
+        raise UserError(f"no readable PathFinder images among {len(entries)} files, e.g. {example}")
     if size:
         shape = (size, size)
     else:
