@@ -8,9 +8,10 @@ Three things differ between N processes and one unless handled here:
   elsewhere (``SyncBatchNorm`` refuses CPU tensors as of torch 2.13: its kernels are GPU only).
 * **Loss normalisation.** DDP averages gradients over processes, which equals the single-process
   gradient only if every process's loss is normalised by the *same* count. A masked maze loss is
-  a mean over the open pixels of the local half-batch, and halves hold different counts, so
-  :func:`rank_weighted` scales each process's task loss by ``world * local_count / global_count``:
-  the mean of the scaled losses is then exactly the loss of the global batch.
+  a mean over the open pixels of the local share of the batch, and shares can hold different
+  counts (every generated perfect maze of one size has the same count, but user data need not),
+  so :func:`rank_weighted` scales each process's task loss by ``world * local_count /
+  global_count``: the mean of the scaled losses is then exactly the loss of the global batch.
 * **Forwards outside DDP.** Objectives that call ``net.iterate`` or ``net.stem`` directly (deep
   supervision, the progressive loss) bypass a DDP-wrapped model's ``forward`` and so would skip
   the gradient all-reduce. :class:`ObjectiveModule` makes the whole objective one forward, and it
