@@ -198,3 +198,13 @@ def test_checkpoint_loads_at_another_step_count(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(again(x, steps=3), model(x, steps=3))
         assert again(x).shape == (1, 2, 16, 16)
+
+
+def test_time_budget_stops_training_and_stretches_the_schedule(tmp_path):
+    run = train(tiny_cfg(tmp_path, n_train=50_000, time_budget=3.0, log_every=1), argv=["t"])
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["iterations"] < 50_000 // 16
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    lrs = [r["lr"] for r in rows if "lr" in r]
+    assert max(lrs) > 5 * lrs[-1]  # the cosine decay ran within the budget
+    assert (run / "best.json").is_file()

@@ -43,6 +43,7 @@ class TrainConfig:
     milestones: list[float] = field(default_factory=list)  # multistep: fractions of training
     gamma: float = 0.1
     clip: float | None = 1.0  # gradient-norm clipping (None: off)
+    time_budget: float | None = None  # seconds: stop then, with the schedule stretched to fit
     # objective (see locrnn.training.losses)
     objective: str = "fixed"  # fixed | random_steps | progressive | deep
     alpha: float = 0.5  # progressive: weight of the progressive term

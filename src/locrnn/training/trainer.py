@@ -27,24 +27,34 @@ from ..models import build_model
 from .config import FIELDS, TrainConfig
 from .distributed import global_mean, rank_weighted, sync_batchnorm, wrap_objective
 from .losses import objective_loss
-from .runtime import Runtime, all_sum, main_first, pick_compile, seed_everything, setup, teardown
+from .runtime import (
+    Runtime,
+    all_sum,
+    broadcast_value,
+    main_first,
+    pick_compile,
+    seed_everything,
+    setup,
+    teardown,
+)
 from .tasks import get_task
 
 
 def lr_factor(cfg: TrainConfig, total: int):
-    """Per-iteration LR multiplier: linear warm-up then cosine, constant or multi-step decay."""
-    warm = max(1, int(cfg.warmup * total)) if cfg.warmup > 0 else 0
-    marks = sorted(int(m * total) for m in cfg.milestones)
-
-    def f(it: int) -> float:
-        w = min(1.0, (it + 1) / warm) if warm else 1.0
-        if cfg.schedule == "cosine":
-            return w * 0.5 * (1 + math.cos(math.pi * min(1.0, it / max(1, total))))
-        if cfg.schedule == "multistep":
-            return w * cfg.gamma ** sum(it >= m for m in marks)
-        if cfg.schedule == "constant":
-            return w
+    """LR multiplier as a function of training progress p in [0, 1] (iterations done / total, or
+    the share of ``time_budget`` spent if larger): linear warm-up over the first ``warmup`` of
+    training, then cosine, constant or multi-step decay (``milestones`` are fractions)."""
+    if cfg.schedule not in ("cosine", "multistep", "constant"):
         raise ValueError(f"unknown schedule {cfg.schedule!r}; choose cosine, multistep or constant")
+    first = 1.0 / max(1, total)
+
+    def f(p: float) -> float:
+        w = min(1.0, (p + first) / cfg.warmup) if cfg.warmup > 0 else 1.0
+        if cfg.schedule == "cosine":
+            return w * 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
+        if cfg.schedule == "multistep":
+            return w * cfg.gamma ** sum(p >= m for m in cfg.milestones)
+        return w
 
     return f
 
@@ -107,11 +117,11 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
     if len(loader) == 0:
         raise UserError(f"{len(train_ds)} training samples are fewer than one batch of {cfg.batch_size}")
     total = cfg.epochs * len(loader)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg, total))
+    schedule = lr_factor(cfg, total)
     pos = {"epoch": 0, "batch": 0, "iteration": 0, "images": 0, "best": -1.0, "seconds": 0.0}
     rng = random.Random(cfg.seed)
     if resume is not None:
-        _load_state(run_dir / "trainer_state.pt", model, opt, sched, pos, rng)
+        _load_state(run_dir / "trainer_state.pt", model, opt, pos, rng)
     else:
         run_dir = main_first(lambda: _start_run(cfg, argv), rt)
     net = model
@@ -125,8 +135,13 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
     bar = _bar(total, pos["iteration"], cfg, rt)
     t0 = time.time() - pos["seconds"]
     try:
-        while pos["epoch"] < cfg.epochs:
+        while pos["epoch"] < cfg.epochs and not _out_of_time(cfg, t0, rt):
             for x, y in loader.epoch(pos["epoch"], pos["batch"]):
+                progress = pos["iteration"] / total
+                if cfg.time_budget:  # rank 0's clock, so that every process uses the same LR
+                    progress = max(progress, broadcast_value(time.time() - t0, rt) / cfg.time_budget)
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr * schedule(progress)
                 if rt.device.type == "cuda":  # page-locked, so that the copies below are asynchronous
                     x, y = x.pin_memory(), y.pin_memory()
                 x, y = x.to(rt.device, non_blocking=True), y.to(rt.device, non_blocking=True)
@@ -137,7 +152,6 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
                 if cfg.clip:
                     torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
                 opt.step()
-                sched.step()
                 pos["batch"] += 1
                 pos["iteration"] += 1
                 pos["images"] += cfg.batch_size
@@ -145,19 +159,25 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
                 if not math.isfinite(loss_value):
                     raise FloatingPointError(f"training loss became {loss_value} at iteration {pos['iteration']}")
                 if bar is not None:
-                    bar.update(1)
+                    if cfg.time_budget:  # the bar counts seconds of the budget
+                        bar.update(min(int(time.time() - t0), bar.total) - bar.n)
+                    else:
+                        bar.update(1)
                     bar.set_postfix(loss=f"{loss_value:.4f}", best=f"{max(pos['best'], 0):.3f}")
                 if metrics and pos["iteration"] % cfg.log_every == 0:
-                    _log(metrics, pos, t0, loss=loss_value, lr=sched.get_last_lr()[0])
+                    _log(metrics, pos, t0, loss=loss_value, lr=opt.param_groups[0]["lr"])
                 if cfg.val_every and pos["iteration"] % cfg.val_every == 0:
                     _validate(net, val_ds, task, cfg, rt, run_dir, pos, metrics, t0)
                 if pos["iteration"] % cfg.ckpt_every == 0:
-                    _save_state(run_dir, net, opt, sched, pos, rng, t0, rt)
-            pos["epoch"] += 1
-            pos["batch"] = 0
+                    _save_state(run_dir, net, opt, pos, rng, t0, rt)
+                if _out_of_time(cfg, t0, rt):
+                    break
+            else:
+                pos["epoch"] += 1
+                pos["batch"] = 0
             if not cfg.val_every or pos["iteration"] % cfg.val_every:
                 _validate(net, val_ds, task, cfg, rt, run_dir, pos, metrics, t0)
-            _save_state(run_dir, net, opt, sched, pos, rng, t0, rt)
+            _save_state(run_dir, net, opt, pos, rng, t0, rt)
     finally:
         if bar is not None:
             bar.close()
@@ -185,7 +205,12 @@ def _bar(total: int, done: int, cfg: TrainConfig, rt: Runtime):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=done, desc=f"train {cfg.model} on {cfg.task} {cfg.size}", unit="it")
+    desc = f"train {cfg.model} on {cfg.task} {cfg.size}"
+    if cfg.time_budget:
+        return tqdm(
+            total=int(cfg.time_budget), desc=desc, unit="s", bar_format="{l_bar}{bar}| {n}/{total} s [{postfix}]"
+        )
+    return tqdm(total=total, initial=done, desc=desc, unit="it")
 
 
 def _log(f, pos: dict, t0: float, **values) -> None:
@@ -222,14 +247,18 @@ def _shard(data, rt: Runtime):
     return ArrayDataset(data.inputs[idx], data.targets[idx], scale=data.scale)
 
 
-def _save_state(run_dir: Path, net, opt, sched, pos, rng: random.Random, t0: float, rt: Runtime) -> None:
+def _out_of_time(cfg: TrainConfig, t0: float, rt: Runtime) -> bool:
+    return bool(cfg.time_budget) and broadcast_value(time.time() - t0, rt) >= cfg.time_budget
+
+
+def _save_state(run_dir: Path, net, opt, pos, rng: random.Random, t0: float, rt: Runtime) -> None:
     if not rt.main:
         return
     state = {
         "format_version": FORMAT,
         "model": net.state_dict(),
         "optimizer": opt.state_dict(),
-        "scheduler": sched.state_dict(),
+        "scheduler": {"schedule": "a function of position (see lr_factor)"},
         "position": {**pos, "seconds": time.time() - t0},
         "python_rng": rng.getstate(),
         "torch_rng": torch.get_rng_state(),
@@ -238,7 +267,7 @@ def _save_state(run_dir: Path, net, opt, sched, pos, rng: random.Random, t0: flo
         torch.save(state, tmp)
 
 
-def _load_state(path: Path, net, opt, sched, pos, rng: random.Random) -> None:
+def _load_state(path: Path, net, opt, pos, rng: random.Random) -> None:
     if not path.is_file():
         raise UserError(f"cannot resume: missing {path}")
     try:
@@ -251,7 +280,6 @@ def _load_state(path: Path, net, opt, sched, pos, rng: random.Random) -> None:
     try:
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
         pos.update(state["position"])
         rng.setstate(_as_rng_state(state["python_rng"]))
         torch.set_rng_state(state["torch_rng"])
