@@ -14,13 +14,8 @@ import torch
 from PIL import Image
 
 from locrnn.cli import main
-from locrnn.data.pathfinder import (
-    balanced_labels,
-    generate_pathfinder,
-    pathfinder_params,
-    preset_params,
-    segment_distance,
-)
+from locrnn.data.pathfinder import balanced_labels, generate_pathfinder, pathfinder_params, preset_params
+from locrnn.data.pathfinder_engine import segment_distance
 from locrnn.data.pathfinder_io import (
     dataset_name,
     find_pathfinder,
