@@ -4,6 +4,7 @@
   concatenates L and S for the recurrent convolutions, and each population has its own gate,
   LayerNorm and update ops.
 * :func:`no_zero_skip`: the current cell, but the first step convolves the zero state too.
+* :func:`out_of_place`: the current cell with activations that allocate a new tensor.
 
 Both compute the same equations with the same parameters as ``locrnn.models.locrnn.LocRNNCell``.
 """
@@ -64,4 +65,10 @@ class _NoZeroSkip(LocRNNCell):
 def no_zero_skip(model: torch.nn.Module) -> torch.nn.Module:
     """``model`` whose first step also convolves the zero initial state."""
     model.cell.__class__ = _NoZeroSkip
+    return model
+
+
+def out_of_place(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` whose cell applies its activations out of place (a new tensor each)."""
+    model.cell._act_ = model.cell.act
     return model

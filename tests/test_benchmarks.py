@@ -54,13 +54,13 @@ def test_oracle_refuses_what_it_does_not_cover():
 
 
 def test_cell_variants_compute_the_same_equations():
-    from variants import no_zero_skip, two_tensor
+    from variants import no_zero_skip, out_of_place, two_tensor
 
     x = torch.rand(2, 3, 16, 16)
     ref = tiny_locrnn().eval()
     with torch.no_grad():
         expected = ref(x)
-        for variant in (two_tensor, no_zero_skip):
+        for variant in (two_tensor, no_zero_skip, out_of_place):
             torch.testing.assert_close(variant(tiny_locrnn()).eval()(x), expected, rtol=1e-4, atol=1e-5)
 
 

@@ -11,6 +11,8 @@ from .base import RecurrentCell
 from .layers import layer_norm, recurrent_net
 
 _ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh, "relu6": F.relu6}
+# the same, in place: used on tensors the cell has just made and nothing else holds
+_IN_PLACE = {"relu": torch.relu_, "tanh": torch.tanh_, "relu6": lambda x: F.relu6(x, inplace=True)}
 
 
 class LocRNNCell(RecurrentCell):
@@ -65,7 +67,7 @@ class LocRNNCell(RecurrentCell):
         if init not in ("zeros", "embed"):
             raise ValueError(f"init must be 'zeros' or 'embed', got {init!r}")
         self.hidden, self.use_s, self.readout, self.gates, self.init = hidden, use_s, readout, gates, init
-        self.act = _ACTIVATIONS[activation]
+        self.act, self._act_ = _ACTIVATIONS[activation], _IN_PLACE[activation]
         self.pops = 2 if use_s else 1
         c, p = hidden, self.pops
         # X terms, in this order: W_lx, W_sx, U_lx, U_sx (each present only if used)
@@ -117,11 +119,11 @@ class LocRNNCell(RecurrentCell):
 
     def forward(self, drive: tuple[torch.Tensor, ...], state: torch.Tensor, t: int) -> torch.Tensor:
         LS = state  # cat(L_{t-1}, S_{t-1})
-        candidates = self.act(drive[0] + self._recurrent(LS, drive[0], t))  # L~_t | S~_t  (3), (4)
+        candidates = self._act_(drive[0] + self._recurrent(LS, drive[0], t))  # L~_t | S~_t  (3), (4)
         if not self.gates:
             return self.act(self._norm(candidates, self.ln_out))
         G = torch.sigmoid(drive[1] + self._norm(self.u_h(LS), self.ln_uh))  # G^L_t | G^S_t  (1), (2)
-        return self.act(self._norm(torch.lerp(LS, candidates, G), self.ln_out))  # L_t | S_t  (5), (6)
+        return self._act_(self._norm(torch.lerp(LS, candidates, G), self.ln_out))  # L_t | S_t  (5), (6)
 
     def output(self, state: torch.Tensor) -> torch.Tensor:
         return state if self.readout == "ls" else state[:, : self.hidden]
