@@ -1,0 +1,37 @@
+"""`locrnn reproduce` end to end at smoke scale: trains, skips finished runs, sweeps, reports."""
+
+import csv
+
+import pytest
+
+from locrnn.cli import main
+from locrnn.reproduce import FIGURES, figure, recipe
+
+
+def test_every_figure_is_defined_and_its_models_exist():
+    from locrnn.models import get_entry
+
+    for name in FIGURES:
+        fig = figure(name, seeds=2)
+        assert fig.runs and fig.claims
+        for run in fig.runs:
+            assert run.task in get_entry(run.model).tasks
+            quick, paper = recipe(run, "quick"), recipe(run, "paper")
+            assert quick.n_train <= paper.n_train * paper.epochs and paper.time_budget is None
+    with pytest.raises(ValueError, match="unknown figure"):
+        figure("fig9")
+
+
+def test_fig4_smoke(tmp_path, capsys):
+    assert main(["reproduce", "fig4", "--scale", "smoke", "--root", str(tmp_path)]) == 0
+    out = tmp_path / "fig4"
+    for f in ("README.md", "fig4.png", "predictions.png", "efficiency.png", "rows.csv", "efficiency.csv"):
+        assert (out / f).is_file(), f
+    rows = list(csv.DictReader(open(out / "rows.csv")))
+    assert [int(r["steps"]) for r in rows] == list(range(1, 61))
+    assert len(list(csv.DictReader(open(out / "efficiency.csv")))) >= 2
+    run = tmp_path / "runs" / "smoke" / "mazes11-locrnn-s0"
+    stamp = (run / "summary.json").stat().st_mtime
+    assert main(["reproduce", "fig4", "--scale", "smoke", "--root", str(tmp_path)]) == 0  # reuses the run
+    assert (run / "summary.json").stat().st_mtime == stamp
+    assert "The paper's claims" in (out / "README.md").read_text()
