@@ -39,7 +39,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="train LocRNN on small mazes and show extrapolation (~10 min on 2 CPU cores)")
     d.add_argument("--out", default="runs", help="folder for the run (default: runs)")
-    d.add_argument("--minutes", type=float, default=7.0, help="training time budget (default 7)")
+    d.add_argument("--minutes", type=float, default=6.5, help="training time budget (default 6.5)")
     d.add_argument("--n-test", type=int, default=300, help="test mazes per size in the sweep")
     d.add_argument("--seed", type=int, default=0)
 

@@ -20,7 +20,7 @@ N_TRAIN = 100_000  # an upper bound: the time budget ends training first on a CP
 SIZES = (9, 11, 13)
 
 
-def run_demo(out: Path = Path("runs"), minutes: float = 7.0, n_test: int = 300, seed: int = 0, log=print) -> dict:
+def run_demo(out: Path = Path("runs"), minutes: float = 6.5, n_test: int = 300, seed: int = 0, log=print) -> dict:
     start = time.time()
     name = f"demo-{datetime.now():%Y%m%d-%H%M%S}"
     cfg = make_config(
