@@ -116,6 +116,8 @@ def _fmt(v) -> str:
     if v is None:
         return ""
     if isinstance(v, float):
+        if v != 0 and abs(v) < 0.01:
+            return f"{v:.1e}"
         if abs(v) >= 100:
             return f"{v:.0f}"
         if abs(v) >= 10:
