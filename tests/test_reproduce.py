@@ -35,3 +35,32 @@ def test_fig4_smoke(tmp_path, capsys):
     assert main(["reproduce", "fig4", "--scale", "smoke", "--root", str(tmp_path)]) == 0  # reuses the run
     assert (run / "summary.json").stat().st_mtime == stamp
     assert "The paper's claims" in (out / "README.md").read_text()
+
+
+def test_variants_stay_apart_in_tables_and_panels(tmp_path):
+    """Runs of one model trained with different objectives get their own rows, lines and panels."""
+    from locrnn.reproduce.report import _steps_table, label_variants, plot_panels
+
+    fig = figure("stability")
+    paper, penalty = [r for r in fig.runs if r.variant in ("paper", "penalty")]
+    rows = [
+        {
+            "run": run.key,
+            "model": "locrnn",
+            "task": "mazes",
+            "trained_on": 9,
+            "difficulty": d,
+            "steps": s,
+            "trained_steps": 15,
+            "accuracy": acc,
+        }
+        for run, acc in ((paper, 0.5), (penalty, 0.9))
+        for d in (9, 13)
+        for s in (1, 15, 30)
+    ]
+    labelled = label_variants(fig, rows)
+    assert {r["model"] for r in labelled} == {"locrnn", "locrnn (penalty)"}
+    table = "\n".join(_steps_table(labelled))
+    assert "| locrnn (penalty) | 9 | 13 |  90.0 (T=15)" in table and "| locrnn | 9 | 13 |  50.0 (T=15)" in table
+    plot_panels(labelled, tmp_path / "p.png", "t")
+    assert (tmp_path / "p.png").stat().st_size > 1000

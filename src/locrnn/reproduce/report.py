@@ -98,6 +98,47 @@ def plot_predictions(folder: Path, path: Path, steps: tuple[int, ...], size: int
     return activity
 
 
+def plot_panels(rows: list[dict], path: Path, title: str) -> None:
+    """Accuracy vs steps with one panel per test difficulty and one line per model (or training
+    variant), as the paper's Fig. 2 and 7; feed-forward models are horizontal dashed lines."""
+    diffs = sorted({r["difficulty"] for r in rows}, key=float)
+    fig, axes = plt.subplots(1, len(diffs), figsize=(4.2 * len(diffs), 3.8), squeeze=False, sharey=True)
+    for ax, d in zip(axes[0], diffs):
+        curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for r in rows:
+            if r["difficulty"] == d:
+                curves[r["model"]][r["steps"]].append(100 * float(r["accuracy"]))
+        for model, by_step in sorted(curves.items()):
+            if None in by_step or "" in by_step:
+                v = float(np.mean(by_step.get(None, by_step.get(""))))
+                ax.axhline(v, ls="--", lw=1.2, color="gray", label=f"{model} (feed-forward)")
+                continue
+            pts = sorted((int(k), float(np.mean(v))) for k, v in by_step.items())
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=1.4, label=model)
+        trained = {r.get("trained_steps") for r in rows if r["difficulty"] == d} - {None, ""}
+        for t in trained:
+            ax.axvline(int(t), color="k", lw=0.8, ls=":")
+        ax.set_title(f"tested on {d}", fontsize=9)
+        ax.set_xlabel("test-time steps (dotted: trained steps)")
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("accuracy (%)")
+    axes[0, -1].legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    _save(fig, path)
+
+
+def label_variants(fig: Figure, rows: list[dict]) -> list[dict]:
+    """Rows whose ``model`` names the training variant too (``locrnn (penalty)``), so runs of one
+    model trained with different objectives stay apart in tables and plots."""
+    variant = {r.key: r.variant for r in fig.runs}
+    out = []
+    for r in rows:
+        v = variant.get(r.get("run"), "paper")
+        out.append(r if v == "paper" else {**r, "model": f"{r['model']} ({v})", "variant": v})
+    return out
+
+
 def _steps_table(rows: list[dict]) -> list[str]:
     by: dict[tuple, dict] = defaultdict(dict)
     for r in rows:
@@ -143,8 +184,11 @@ def write_report(
         f"![{fig.name}]({fig.name}.png)",
         "",
     ]
+    rows = label_variants(fig, rows)
     if fig.kind == "bars":
         plot_bars(rows, out / f"{fig.name}.png", fig.title)
+    elif fig.kind == "steps" and len({r["model"] for r in rows}) > 1:
+        plot_panels(rows, out / f"{fig.name}.png", fig.title)
     elif fig.kind in ("steps", "efficiency", "predictions"):
         plot_sweep(rows, out / f"{fig.name}.png", title=fig.title)
     if fig.kind == "predictions":

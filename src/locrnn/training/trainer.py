@@ -207,9 +207,7 @@ def _bar(total: int, done: int, cfg: TrainConfig, rt: Runtime):
 
     desc = f"train {cfg.model} on {cfg.task} {cfg.size}"
     if cfg.time_budget:
-        return tqdm(
-            total=int(cfg.time_budget), desc=desc, unit="s", bar_format="{l_bar}{bar}| {n}/{total} s{postfix}"
-        )
+        return tqdm(total=int(cfg.time_budget), desc=desc, unit="s", bar_format="{l_bar}{bar}| {n}/{total} s{postfix}")
     return tqdm(total=total, initial=done, desc=desc, unit="it")
 
 
