@@ -32,8 +32,13 @@ def test_fig4_smoke(tmp_path, capsys):
     assert len(list(csv.DictReader(open(out / "efficiency.csv")))) >= 2
     run = tmp_path / "runs" / "smoke" / "mazes11-locrnn-s0"
     stamp = (run / "summary.json").stat().st_mtime
+    swept = out / "sweeps" / "mazes11-locrnn-s0" / "sweep.json"
+    swept_at = swept.stat().st_mtime
     assert main(["reproduce", "fig4", "--scale", "smoke", "--root", str(tmp_path)]) == 0  # reuses the run
     assert (run / "summary.json").stat().st_mtime == stamp
+    assert swept.stat().st_mtime == swept_at  # and its sweep (same checkpoint, same parameters)
+    assert main(["reproduce", "fig4", "--scale", "smoke", "--root", str(tmp_path), "--n-test", "8"]) == 0
+    assert swept.stat().st_mtime != swept_at  # other parameters: swept again
     assert "The paper's claims" in (out / "README.md").read_text()
 
 

@@ -77,9 +77,10 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--precision", default="auto")
     s.add_argument(
         "--halt",
-        choices=["prediction", "state"],
+        choices=["prediction", "state", "act"],
         default=None,
-        help="instead of a fixed step count, stop each sample when its prediction (or state) stops changing",
+        help="instead of a fixed step count, stop each sample when its prediction (or state) stops changing, "
+        "or when its learned halting head says so (act: models trained with --objective act)",
     )
     s.add_argument(
         "--max-steps", type=int, default=None, help="halting: the most steps a sample may use (default 10x trained)"

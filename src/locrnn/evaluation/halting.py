@@ -4,8 +4,9 @@ Rule ``prediction``: a sample halts at the first step t >= min_steps at which it
 (the thresholded maze, or the class) has been the same for ``patience`` consecutive steps; its
 answer is that prediction. Rule ``state``: it halts when the relative change of the readout
 state, ||h_t - h_{t-1}|| / ||h_t||, has stayed below ``tol`` for ``patience`` steps. A sample
-that never halts answers at ``max_steps``. No step count is chosen by hand; the steps each
-sample used are reported.
+that never halts answers at ``max_steps``. Rule ``act``: the model's learned halting head
+(models/act.py, trained with ``--objective act``) decides; the answer is the halting-weighted
+output. No step count is chosen by hand; the steps each sample used are reported.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ def evaluate_halting(
     autocast=None,
 ) -> dict[str, float | np.ndarray]:
     """Accuracy with per-sample halting; returns accuracy, mean/median steps and the steps used."""
-    if rule not in ("prediction", "state"):
-        raise ValueError(f"unknown halting rule {rule!r}; choose prediction or state")
+    if rule not in ("prediction", "state", "act"):
+        raise ValueError(f"unknown halting rule {rule!r}; choose prediction, state or act")
     if not getattr(model, "recurrent", False):
         raise ValueError("halting needs a recurrent model")
     was_training = model.training
@@ -44,6 +45,14 @@ def evaluate_halting(
     for start in range(0, len(data), batch_size):
         x, y = data.batch(np.arange(start, min(start + batch_size, len(data))))
         x, y = x.to(device), y.to(device)
+        if rule == "act":
+            from ..models.act import act_forward
+
+            with autocast if autocast is not None else contextlib.nullcontext():
+                res = act_forward(model, x, max_steps)
+            correct.append(task.correct_prediction(task.predict(res.logits.float(), x), x, y).cpu())
+            used.append(res.steps.cpu())
+            continue
         n = len(x)
         steps_used = torch.full((n,), max_steps, dtype=torch.long, device=device)
         answer = None

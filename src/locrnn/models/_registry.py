@@ -72,6 +72,16 @@ def build_model(name: str, *, task: str = "mazes", pretrained: bool = False, **c
     entry = get_entry(name)
     if task not in entry.tasks:
         raise ValueError(f"model {name!r} does not support task {task!r} (it supports: {', '.join(entry.tasks)})")
+    halting = cfg.pop("halting", None)
     model = entry.fn(task=task, **cfg)
+    if halting is not None:  # a learned halting head (models/act.py) on any recurrent model
+        if halting != "act":
+            raise ValueError(f"unknown halting {halting!r}; the learned one is 'act'")
+        if not getattr(model, "recurrent", False):
+            raise ValueError(f"halting='act' needs a recurrent model; {name!r} is feed-forward")
+        from .act import HaltingHead
+
+        model.halt = HaltingHead(model.cell.out_channels)
+        cfg["halting"] = halting
     model.config = {"name": name, "task": task, **cfg}
     return model

@@ -208,13 +208,15 @@ def write_report(
     md += ["## Measured", ""] + _steps_table(rows) + ["", "Sample efficiency: ![efficiency](efficiency.png)", ""]
     if halting:
         md += [
-            "## With halting (each sample stops when its prediction is unchanged for 5 steps)",
+            "## With halting (rule prediction: each sample stops when its prediction is unchanged for 5 steps; "
+            "rule act: when its learned halting head says so)",
             "",
-            "| run | tested on | accuracy | mean steps | median steps | halted before the limit |",
-            "|---|---|---|---|---|---|",
+            "| run | rule | tested on | accuracy | mean steps | median steps | halted before the limit |",
+            "|---|---|---|---|---|---|---|",
         ]
         md += [
-            f"| {h['run']} | {h['difficulty']} | {fmt_pct(h['accuracy'])} | {h['mean_steps']:.1f} | "
+            f"| {h['run']} | {h.get('rule', 'prediction')} | {h['difficulty']} | {fmt_pct(h['accuracy'])} | "
+            f"{h['mean_steps']:.1f} | "
             f"{h['median_steps']:.0f} | {fmt_pct(h['halted_share'])} |"
             for h in halting
         ]

@@ -71,6 +71,27 @@ def ensure_trained(run: Run, scale: str, root: Path, log=print) -> Path:
     return folder
 
 
+def _cached(folder: Path, stem: str, params: dict, checkpoint: Path) -> list[dict] | None:
+    """The rows of an earlier sweep of the same checkpoint with the same parameters, else None."""
+    try:
+        done = json.loads((folder / "params.json").read_text())
+        if done["params"] != params or done["checkpoint_mtime"] != _mtime(checkpoint):
+            return None
+        return json.loads((folder / f"{stem}.json").read_text())
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _remember(folder: Path, params: dict, checkpoint: Path) -> None:
+    from ..io import save_json
+
+    save_json(folder / "params.json", {"params": params, "checkpoint_mtime": _mtime(checkpoint)})
+
+
+def _mtime(checkpoint: Path) -> float:
+    return checkpoint.with_suffix(".safetensors").stat().st_mtime
+
+
 def efficiency_rows(run: Run, folder: Path) -> list[dict]:
     """Validation accuracy vs training images seen (the sample-efficiency curve) of one run."""
     rows = []
@@ -108,15 +129,12 @@ def make_figure(
             raise UserError(f"{fig.name}: run {run.key}: {e}") from None
     rows: list[dict] = []
     for sw in fig.sweeps:
-        r, _ = sweep_checkpoint(
-            folders[sw.run.key] / "best",
-            difficulties=list(sw.difficulties),
-            steps=list(sw.steps) if sw.steps else "trained",
-            n=n,
-            seed=10_000,
-            out=out / "sweeps" / sw.run.key,
-            progress=False,
-        )
+        best = folders[sw.run.key] / "best"
+        params = {"difficulties": list(sw.difficulties), "steps": list(sw.steps) if sw.steps else "trained", "n": n}
+        r = _cached(out / "sweeps" / sw.run.key, "sweep", params, best)
+        if r is None:
+            r, _ = sweep_checkpoint(best, **params, seed=10_000, out=out / "sweeps" / sw.run.key, progress=False)
+            _remember(out / "sweeps" / sw.run.key, params, best)
         for row in r:
             row.update(run=sw.run.key, seed=sw.run.seed, trained_on=sw.run.difficulty)
         rows += r
@@ -126,11 +144,15 @@ def make_figure(
         from ..evaluation.extrapolation import halting_checkpoint
 
         for run in fig.runs:
-            h, _ = halting_checkpoint(
-                folders[run.key] / "best", difficulties=[9, 11, 13], n=n, seed=10_000, out=out / "halting" / run.key
-            )
+            best, folder = folders[run.key] / "best", out / "halting" / run.key
+            rule = "act" if VARIANTS[run.variant].get("objective") == "act" else "prediction"
+            params = {"difficulties": [9, 11, 13], "n": n, "rule": rule}
+            h = _cached(folder, "halting", params, best)
+            if h is None:
+                h, _ = halting_checkpoint(best, **params, seed=10_000, out=folder)
+                _remember(folder, params, best)
             for row in h:
-                row.update(run=run.key, variant=run.variant, seed=run.seed)
+                row.update(run=run.key, variant=run.variant, seed=run.seed, rule=rule)
             halting += h
         write_rows(halting, out, stem="halting")
     eff = [e for run in fig.runs for e in efficiency_rows(run, folders[run.key])]

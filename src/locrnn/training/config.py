@@ -45,11 +45,12 @@ class TrainConfig:
     clip: float | None = 1.0  # gradient-norm clipping (None: off)
     time_budget: float | None = None  # seconds: stop then, with the schedule stretched to fit
     # objective (see locrnn.training.losses)
-    objective: str = "fixed"  # fixed | random_steps | progressive | deep
+    objective: str = "fixed"  # fixed | random_steps | progressive | deep | act
     alpha: float = 0.5  # progressive: weight of the progressive term
     min_steps: int | None = None  # random_steps / deep: the range of unroll lengths
     max_steps: int | None = None
     state_penalty: float = 0.0  # weight of the last-step relative state change (fixed point)
+    ponder: float = 0.1  # act: weight of the ponder cost (the mean halting remainder)
     # running
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     device: str = "auto"

@@ -8,6 +8,8 @@
   so the model is trained to be right at any step up to max_steps while gradients flow through
   at most T steps (the cost of a long horizon without its memory).
 * ``deep``: per-step (deep) supervision, the mean loss over every step from min_steps to T.
+* ``act``: learned adaptive computation time (models/act.py): the loss on the halting-weighted
+  output within a budget of ``max_steps`` (default T) + ``ponder`` * the mean remainder.
 
 ``state_penalty`` (any objective; for progressive on its last step): adds beta * ||h_T - h_{T-1}||^2 / ||h_T||^2,
 the squared relative change of the readout state over the last step, pushing the dynamics
@@ -58,6 +60,11 @@ def objective_loss(model, x: torch.Tensor, y: torch.Tensor, task, cfg, rng: rand
                 losses.append(task.loss(net.head(last), x, y))
         loss = torch.stack(losses).mean()
         return loss + beta * relative_change(prev, last) if beta and prev is not None else loss
+    if kind == "act":
+        from ..models.act import act_forward
+
+        res = act_forward(net, x, cfg.max_steps or net.trained_steps)
+        return task.loss(res.logits, x, y) + cfg.ponder * res.remainder.mean()
     if kind == "progressive":
         steps = cfg.steps or net.trained_steps
         reach = max(cfg.max_steps or steps, steps)
@@ -73,7 +80,7 @@ def objective_loss(model, x: torch.Tensor, y: torch.Tensor, task, cfg, rng: rand
         logits, change = _continue(net, x, state, k, start=n)
         prog = task.loss(logits, x, y) + (beta * change if beta else 0.0)
         return (1 - cfg.alpha) * full + cfg.alpha * prog
-    raise ValueError(f"unknown objective {kind!r}; choose fixed, random_steps, deep or progressive")
+    raise ValueError(f"unknown objective {kind!r}; choose fixed, random_steps, deep, progressive or act")
 
 
 def relative_change(prev: torch.Tensor, last: torch.Tensor) -> torch.Tensor:

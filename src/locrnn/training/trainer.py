@@ -92,6 +92,8 @@ def build_for(cfg: TrainConfig) -> torch.nn.Module:
     args = dict(cfg.model_args)
     if cfg.steps:
         args["steps"] = cfg.steps
+    if cfg.objective == "act":  # the learned halting head trained by this objective
+        args.setdefault("halting", "act")
     return build_model(cfg.model, task=cfg.task, **args)
 
 
