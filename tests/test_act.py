@@ -77,7 +77,6 @@ def test_act_halting_evaluation_counts_steps():
 
 def test_act_training_round_trip(tmp_path, capsys):
     """--objective act trains the halting head, keeps it in the checkpoint, and sweep --halt act uses it."""
-    root = tmp_path / "data"
     args = ["train", "--size", "5", "--width", "8", "--steps", "3", "--max-steps", "6", "--objective", "act"]
     args += ["--n-train", "64", "--n-val", "16", "--batch-size", "16", "--out", str(tmp_path), "--name", "act"]
     args += ["--progress", "false", "--precision", "fp32"]
