@@ -303,3 +303,18 @@ def test_nothing_is_unpickled_from_files():
         assert "allow_pickle=True" not in text, path
         for call in re.findall(r"torch\.load\([^)]*\)", text):
             assert "weights_only=True" in call, f"{path}: {call}"
+
+
+def test_atomic_writes_get_the_usual_permissions(tmp_path):
+    """Files and folders written atomically get what open()/mkdir would give (not mkstemp's 0600)."""
+    import os
+
+    from locrnn.io import atomic_dir, save_json
+
+    mask = os.umask(0)
+    os.umask(mask)
+    save_json(tmp_path / "a.json", {"x": 1})
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~mask
+    with atomic_dir(tmp_path / "d") as d:
+        (d / "f").write_text("1")
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o777 & ~mask

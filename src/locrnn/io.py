@@ -25,6 +25,15 @@ class UserError(Exception):
     """A problem with what the user gave us (a path, a file, an argument): shown as one line."""
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is renamed to ``path``."""
@@ -40,6 +49,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; the file gets the permissions open() would give
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -59,6 +69,7 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[
         raise UserError(f"cannot write {path}: {e.strerror or e}") from None
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700
         if path.exists():
             old = path.with_name(f".{path.name}.old")
             os.replace(path, old)
