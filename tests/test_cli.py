@@ -149,7 +149,22 @@ def test_shipped_pretrained_checkpoints_work():
     from locrnn import build_model
     from locrnn.pretrained import list_pretrained
 
+    assert "locrnn-mazes" in list_pretrained()
     for key in list_pretrained():
         name, task = key.rsplit("-", 1)
         model = build_model(name, task=task, pretrained=True)
         assert model.recurrent
+
+
+def test_shipped_maze_model_solves_mazes_and_extrapolates():
+    """The shipped quick-scale LocRNN solves held-out 9x9 mazes and more 13x13 ones with more steps."""
+    from locrnn import build_model
+    from locrnn.evaluation.sweep import evaluate_steps
+    from locrnn.training.tasks import get_task
+
+    task = get_task("mazes")
+    model = build_model("locrnn", task="mazes", pretrained=True).eval()
+    small = evaluate_steps(model, task.test_data(9, 100, seed=123), task, [15])
+    large = evaluate_steps(model, task.test_data(13, 100, seed=123), task, [15, 30])
+    assert small[15]["accuracy"] >= 0.8
+    assert large[30]["accuracy"] > large[15]["accuracy"] + 0.1

@@ -368,3 +368,13 @@ def test_the_sweep_tests_pathfinder_runs_at_their_image_size(trained_run, capsys
     assert sorted({(r["difficulty"], r["steps"]) for r in rows}) == [(d, s) for d in (3, 6) for s in range(1, 6)]
     assert all(0 <= r["accuracy"] <= 1 and r["n"] == 16 for r in rows)
     assert (trained_run / "sweep" / "sweep.png").is_file() and "difficulty" in capsys.readouterr().out
+
+
+def test_a_checkpoint_outside_its_run_folder_is_tested_at_its_image_size(tmp_path):
+    """Shipped checkpoints have no config.json beside them: the checkpoint records the image size."""
+    from locrnn.checkpoint import save_model
+    from locrnn.evaluation.extrapolation import _task_for
+    from locrnn.models import build_model
+
+    save_model(tmp_path / "pf", build_model("locrnn", task="pathfinder", width=8), trained_on={"image_size": 48})
+    assert _task_for("pathfinder", tmp_path / "pf").image_size == 48

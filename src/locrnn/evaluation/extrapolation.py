@@ -14,12 +14,17 @@ from .sweep import best_steps, evaluate_steps, first_nonfinite, fmt_pct, sweep_r
 
 
 def _task_for(name: str, stem: Path):
-    """The task, given the settings of the run folder the checkpoint sits in (if any): e.g.
-    PathFinder is tested at the image size it was trained at."""
+    """The task, given the settings of the run folder the checkpoint sits in (or, outside a run
+    folder, those the checkpoint records): e.g. PathFinder is tested at the image size it was
+    trained at."""
     task = get_task(name)
+    if not hasattr(task, "configure"):
+        return task
     run_config = stem.parent / "config.json"
-    if hasattr(task, "configure") and run_config.is_file():
+    if run_config.is_file():
         task.configure(load_json(run_config))
+    else:  # a checkpoint outside its run folder (e.g. a shipped one) carries the settings itself
+        task.configure(load_json(stem.with_suffix(".json")).get("trained_on") or {})
     return task
 
 
