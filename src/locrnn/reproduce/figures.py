@@ -32,6 +32,7 @@ VARIANTS: dict[str, dict] = {
     "penalty": {"objective": "random_steps", "min_steps": 10, "max_steps": 30, "state_penalty": 1.0},
     # a long detached prefix (n + k <= 60, gradients through k <= T steps) + the fixed-point penalty
     "longreach": {"objective": "progressive", "alpha": 0.5, "max_steps": 60, "state_penalty": 1.0},
+    "longreach10": {"objective": "progressive", "alpha": 0.5, "max_steps": 60, "state_penalty": 10.0},  # 10x penalty
     # learned adaptive computation time (AdRNN): a halting head, a budget of 30 steps, ponder cost 0.1
     "act": {"objective": "act", "max_steps": 30},
 }
