@@ -149,7 +149,7 @@ def test_shipped_pretrained_checkpoints_work():
     from locrnn import build_model
     from locrnn.pretrained import list_pretrained
 
-    assert "locrnn-mazes" in list_pretrained()
+    assert {"locrnn-mazes", "locrnn-pathfinder"} <= set(list_pretrained())
     for key in list_pretrained():
         name, task = key.rsplit("-", 1)
         model = build_model(name, task=task, pretrained=True)
@@ -168,3 +168,21 @@ def test_shipped_maze_model_solves_mazes_and_extrapolates():
     large = evaluate_steps(model, task.test_data(13, 100, seed=123), task, [15, 30])
     assert small[15]["accuracy"] >= 0.8
     assert large[30]["accuracy"] > large[15]["accuracy"] + 0.1
+
+
+def test_shipped_pathfinder_model_is_well_above_chance(tmp_path):
+    """The shipped PathFinder LocRNN, tested at the image size it was trained at (48 px, length 6)."""
+    from locrnn.evaluation.extrapolation import sweep_checkpoint
+    from locrnn.pretrained import pretrained_path
+
+    rows, _ = sweep_checkpoint(
+        pretrained_path("locrnn-pathfinder"),
+        difficulties=[6],
+        steps=[4],
+        n=200,
+        seed=7,
+        out=tmp_path,
+        progress=False,
+        precision="fp32",
+    )
+    assert rows[0]["accuracy"] >= 0.7

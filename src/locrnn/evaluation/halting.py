@@ -70,7 +70,10 @@ def evaluate_halting(
                 live = ~halted
                 answer[live] = pred[live]
                 if rule == "prediction":
-                    same = (pred == prev_pred).flatten(1).all(1) if prev_pred is not None else torch.zeros_like(halted)
+                    if prev_pred is None:
+                        same = torch.zeros_like(halted)
+                    else:  # a class per sample (PathFinder) or a map per sample (mazes)
+                        same = (pred == prev_pred).reshape(n, -1).all(1)
                 else:
                     if prev_h is None:
                         same = torch.zeros_like(halted)
