@@ -79,3 +79,17 @@ def test_gpu_script_smoke_path(tmp_path):
     assert set(report["test_accuracy"]) == {f"size {s}, {t} steps" for s in (5, 7) for t in (2, 4)}
     assert report["runtime"]["device"] == "cpu" and report["runtime"]["compiled"] is False
     assert "images/s" in out.stdout
+
+
+def test_accuracy_floor_pools_seeds():
+    """The same-accuracy check averages the per-seed differences and widens its tolerance by their spread."""
+    from run import accuracy_check
+
+    def seed(k, oracle, fast, n=1000):
+        return [{"seed": k, "val_accuracy": oracle, "n_val": n}, {"seed": k, "val_accuracy": fast, "n_val": n}]
+
+    name, met, value = accuracy_check(seed(0, 0.65, 0.605))
+    assert not met and "-4.5" in value  # one seed, 4.5 points apart: more than two binomial SEs (4.3)
+    name, met, value = accuracy_check(seed(0, 0.65, 0.605) + seed(1, 0.60, 0.63) + seed(2, 0.62, 0.62))
+    assert met and "3 seeds" in name and "per seed -4.5, +3.0, +0.0" in value
+    assert not accuracy_check(seed(0, 0.9, 0.5) + seed(1, 0.9, 0.52))[1]  # consistently worse: fails
