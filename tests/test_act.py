@@ -89,3 +89,15 @@ def test_act_training_round_trip(tmp_path, capsys):
     assert main(args + ["--precision", "fp32"]) == 0
     rows = list(csv.DictReader(open(tmp_path / "act" / "halting" / "halting.csv")))
     assert rows and all(1 <= float(r["mean_steps"]) <= 12 for r in rows)
+
+
+def test_act_warm_up_keeps_halting_off(tmp_path):
+    """During the warm-up the loss is the one after the whole budget: the halting head gets no gradient."""
+    from locrnn.checkpoint import load_model
+
+    args = ["train", "--size", "5", "--width", "8", "--steps", "3", "--max-steps", "6", "--objective", "act"]
+    args += ["--n-train", "64", "--n-val", "16", "--batch-size", "16", "--out", str(tmp_path), "--name", "warm"]
+    args += ["--progress", "false", "--precision", "fp32", "--act-warmup", "1.0"]
+    assert main(args) == 0
+    model = load_model(tmp_path / "warm" / "last")
+    assert model.halt.fc.bias.item() == -5.0  # untouched: halting never switched on

@@ -51,6 +51,7 @@ class TrainConfig:
     max_steps: int | None = None
     state_penalty: float = 0.0  # weight of the last-step relative state change (fixed point)
     ponder: float = 0.1  # act: weight of the ponder cost (the mean halting remainder)
+    act_warmup: float = 0.3  # act: share of training with halting off (the loss after max_steps)
     # running
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     device: str = "auto"

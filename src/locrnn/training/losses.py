@@ -9,7 +9,10 @@
   at most T steps (the cost of a long horizon without its memory).
 * ``deep``: per-step (deep) supervision, the mean loss over every step from min_steps to T.
 * ``act``: learned adaptive computation time (models/act.py): the loss on the halting-weighted
-  output within a budget of ``max_steps`` (default T) + ``ponder`` * the mean remainder.
+  output within a budget of ``max_steps`` (default T) + ``ponder`` * the mean remainder. During
+  the first ``act_warmup`` of training halting is off (the loss after the whole budget): with
+  halting on from the start, the ponder cost drives every sample to halt after one step before
+  the model has learned anything, and at N = 1 no gradient reaches the halting head again.
 
 ``state_penalty`` (any objective; for progressive on its last step): adds beta * ||h_T - h_{T-1}||^2 / ||h_T||^2,
 the squared relative change of the readout state over the last step, pushing the dynamics
@@ -31,8 +34,11 @@ def _step_range(model, cfg) -> tuple[int, int]:
     return lo, hi
 
 
-def objective_loss(model, x: torch.Tensor, y: torch.Tensor, task, cfg, rng: random.Random) -> torch.Tensor:
-    """Loss of one batch under ``cfg.objective``; draws from ``rng`` (seeded, resumable)."""
+def objective_loss(
+    model, x: torch.Tensor, y: torch.Tensor, task, cfg, rng: random.Random, progress: float = 1.0
+) -> torch.Tensor:
+    """Loss of one batch under ``cfg.objective``; draws from ``rng`` (seeded, resumable);
+    ``progress`` in [0, 1] is how far training is (act: halting is off during its warm-up)."""
     kind = cfg.objective
     net = getattr(model, "module", model)
     if not getattr(net, "recurrent", False):
@@ -63,7 +69,11 @@ def objective_loss(model, x: torch.Tensor, y: torch.Tensor, task, cfg, rng: rand
     if kind == "act":
         from ..models.act import act_forward
 
-        res = act_forward(net, x, cfg.max_steps or net.trained_steps)
+        budget = cfg.max_steps or net.trained_steps
+        if progress < cfg.act_warmup:  # halting off: every sample runs the whole budget (AdRNN's warm-up)
+            h = net.cell.output(net.final_state(x, budget))
+            return task.loss(net.head(h), x, y) + 0.0 * net.halt(h).sum()  # (the head stays in the graph for DDP)
+        res = act_forward(net, x, budget)
         return task.loss(res.logits, x, y) + cfg.ponder * res.remainder.mean()
     if kind == "progressive":
         steps = cfg.steps or net.trained_steps

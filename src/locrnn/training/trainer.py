@@ -128,9 +128,10 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
         run_dir = main_first(lambda: _start_run(cfg, argv), rt)
     net = model
     # the whole objective is one forward of `step` (inside DDP when there are processes)
+    clock = {"progress": 0.0}  # training progress, for objectives that change over training (act's warm-up)
     step = wrap_objective(
         torch.compile(net) if pick_compile(cfg.compile, rt.device) else net,
-        lambda m, x, y, t: objective_loss(m, x, y, t, cfg, rng),
+        lambda m, x, y, t: objective_loss(m, x, y, t, cfg, rng, progress=clock["progress"]),
         rt,
     )
     metrics = open(run_dir / "metrics.jsonl", "a") if rt.main else None
@@ -144,6 +145,7 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
                     progress = max(progress, broadcast_value(time.time() - t0, rt) / cfg.time_budget)
                 for group in opt.param_groups:
                     group["lr"] = cfg.lr * schedule(progress)
+                clock["progress"] = progress
                 if rt.device.type == "cuda":  # page-locked, so that the copies below are asynchronous
                     x, y = x.pin_memory(), y.pin_memory()
                 x, y = x.to(rt.device, non_blocking=True), y.to(rt.device, non_blocking=True)
