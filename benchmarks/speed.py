@@ -94,9 +94,13 @@ def flops_per_image(model, x, y, task, training: bool) -> int:
 
 
 def default_models() -> list[str]:
-    """LocRNN and every other model with a paper configuration (registered ``paper_params``)."""
-    names = [n for n in list_models() if get_entry(n).paper_params]
-    return sorted(set(names) | {"locrnn"}, key=lambda n: (n != "locrnn", n))
+    """LocRNN and every other model of the paper: those with a registered paper configuration
+    (``paper_params``) and those its figures train (e.g. CORnet-S and ConvRNN on PathFinder)."""
+    from locrnn.reproduce.figures import MAZE_FEEDFORWARD, MAZE_RECURRENT, PF_MODELS
+
+    names = {n for n in list_models() if get_entry(n).paper_params}
+    names |= set(MAZE_RECURRENT + MAZE_FEEDFORWARD + PF_MODELS)
+    return sorted(names | {"locrnn"}, key=lambda n: (n != "locrnn", n))
 
 
 def model_speed(
