@@ -9,9 +9,9 @@ sample; the output is the halting-weighted mixture of the readout states::
     output   = head( sum_{t<=N} p_t h_t ),   loss = CE(output) + tau * R
 
 Each sample halts at its own N (samples that halted are masked out of later steps). The bias
-of -5 puts almost all the weight on the last step at first (a fixed-steps start, like AdRNN's
-warm-up); the ponder cost tau * R (AdRNN: tau = 0.1, R the mean remainder) pushes halting
-earlier wherever an earlier answer is as good. At test time the step budget is raised and each
+of -5 starts halting late; training also begins with halting off (``act_warmup``, see
+training/losses.py), and the ponder cost tau * R (AdRNN: tau = 0.1, R the mean remainder) then
+pushes halting earlier wherever an earlier answer is as good. At test time the step budget is raised and each
 sample stops when its halting mass is spent.
 
 ``build_model(..., halting="act")`` attaches a :class:`HaltingHead` to any recurrent model;
@@ -64,7 +64,7 @@ def act_forward(net: nn.Module, x: torch.Tensor, max_steps: int, eps: float = 0.
         p = torch.where(stop, 1 - cum, lam) * (~halted)
         term = p.view(-1, *([1] * (h.dim() - 1))).to(h.dtype) * h
         mixture = term if mixture is None else mixture + term
-        remainder = remainder + torch.where(stop, 1 - cum, torch.zeros_like(cum))
+        remainder = torch.where(stop, p, remainder)  # a sample's last weight is its remainder
         cum = cum + p
         steps = torch.where(stop, torch.full_like(steps, t), steps)
         halted = halted | stop

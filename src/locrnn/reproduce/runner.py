@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..evaluation.extrapolation import sweep_checkpoint
 from ..evaluation.sweep import write_rows
-from ..io import UserError
+from ..io import UserError, save_json
 from ..training.config import TrainConfig, make_config
 from ..training.trainer import train
 from .figures import VARIANTS, Figure, Run
@@ -83,8 +83,6 @@ def _cached(folder: Path, stem: str, params: dict, checkpoint: Path) -> list[dic
 
 
 def _remember(folder: Path, params: dict, checkpoint: Path) -> None:
-    from ..io import save_json
-
     save_json(folder / "params.json", {"params": params, "checkpoint_mtime": _mtime(checkpoint)})
 
 
@@ -129,12 +127,12 @@ def make_figure(
             raise UserError(f"{fig.name}: run {run.key}: {e}") from None
     rows: list[dict] = []
     for sw in fig.sweeps:
-        best = folders[sw.run.key] / "best"
+        best, folder = folders[sw.run.key] / "best", out / "sweeps" / sw.run.key
         params = {"difficulties": list(sw.difficulties), "steps": list(sw.steps) if sw.steps else "trained", "n": n}
-        r = _cached(out / "sweeps" / sw.run.key, "sweep", params, best)
+        r = _cached(folder, "sweep", params, best)
         if r is None:
-            r, _ = sweep_checkpoint(best, **params, seed=10_000, out=out / "sweeps" / sw.run.key, progress=False)
-            _remember(out / "sweeps" / sw.run.key, params, best)
+            r, _ = sweep_checkpoint(best, **params, seed=10_000, out=folder, progress=False)
+            _remember(folder, params, best)
         for row in r:
             row.update(run=sw.run.key, seed=sw.run.seed, trained_on=sw.run.difficulty)
         rows += r
