@@ -178,6 +178,30 @@ def test_relative_change_penalty_is_zero_at_a_fixed_point():
     h = torch.rand(3, 4, 5, 5)
     assert relative_change(h, h).item() == 0
     assert relative_change(h, 2 * h).item() == pytest.approx(0.25)
+    assert relative_change(h, 2 * h, power=1).item() == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="penalty_power"):
+        relative_change(h, h, power=3)
+
+
+def test_plain_ratio_penalty_keeps_its_gradient_near_a_fixed_point():
+    """Squared: the pull towards the fixed point shrinks with the drift; power 1: it does not."""
+    from locrnn.training.losses import relative_change
+
+    h, d = torch.rand(2, 4, 5, 5), torch.randn(2, 4, 5, 5)
+    norms = {}
+    for power in (1, 2):
+        for eps in (1e-2, 1e-4):
+            last = (h + eps * d).requires_grad_()
+            relative_change(h, last, power).backward()
+            norms[power, eps] = last.grad.norm().item()
+    assert norms[2, 1e-4] < 0.02 * norms[2, 1e-2]
+    assert norms[1, 1e-4] == pytest.approx(norms[1, 1e-2], rel=0.05)
+
+
+def test_plain_ratio_penalty_trains(tmp_path):
+    cfg = tiny_cfg(tmp_path, objective="progressive", max_steps=9, n_train=64, state_penalty=0.5, penalty_power=1)
+    run = train(cfg, argv=["t"])
+    assert json.loads((run / "config.json").read_text())["penalty_power"] == 1
 
 
 def test_parse_steps():
@@ -208,3 +232,20 @@ def test_time_budget_stops_training_and_stretches_the_schedule(tmp_path):
     lrs = [r["lr"] for r in rows if "lr" in r]
     assert max(lrs) > 5 * lrs[-1]  # the cosine decay ran within the budget
     assert (run / "best.json").is_file()
+
+
+def test_validation_over_a_range_of_steps_scores_the_lowest(tmp_path):
+    """--val-steps: each validation logs the accuracy at every step count and keeps the lowest."""
+    run = train(tiny_cfg(tmp_path, val_steps=[2, 4, 8], val_every=8), argv=["t"])
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    vals = [r for r in rows if "val_accuracy" in r]
+    assert vals and all(set(r["val_by_step"]) == {"2", "4", "8"} for r in vals)
+    assert all(r["val_accuracy"] == min(r["val_by_step"].values()) for r in vals)
+    best = json.loads((run / "best.json").read_text())
+    assert best["val_accuracy"] == max(r["val_accuracy"] for r in vals)
+
+
+@pytest.mark.parametrize("bad", [{"val_steps": [0, 5]}, {"val_steps": []}, {"penalty_power": 3}])
+def test_bad_objective_settings_are_refused(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        make_config("cpu", **bad)

@@ -33,6 +33,8 @@ VARIANTS: dict[str, dict] = {
     # a long detached prefix (n + k <= 60, gradients through k <= T steps) + the fixed-point penalty
     "longreach": {"objective": "progressive", "alpha": 0.5, "max_steps": 60, "state_penalty": 1.0},
     "longreach10": {"objective": "progressive", "alpha": 0.5, "max_steps": 60, "state_penalty": 10.0},  # 10x penalty
+    # longreach with the penalty on the plain relative change (its pull does not fade near a fixed point)
+    "fixedpoint": {"objective": "progressive", "alpha": 0.5, "max_steps": 60, "state_penalty": 1.0, "penalty_power": 1},
     # learned adaptive computation time (AdRNN): a halting head, a budget of 30 steps, ponder cost 0.1
     "act": {"objective": "act", "max_steps": 30},
 }

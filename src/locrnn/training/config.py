@@ -50,6 +50,7 @@ class TrainConfig:
     min_steps: int | None = None  # random_steps / deep: the range of unroll lengths
     max_steps: int | None = None
     state_penalty: float = 0.0  # weight of the last-step relative state change (fixed point)
+    penalty_power: int = 2  # 2: squared relative change; 1: its square root (no vanishing gradient)
     ponder: float = 0.1  # act: weight of the ponder cost (the mean halting remainder)
     act_warmup: float = 0.3  # act: share of training with halting off (the loss after max_steps)
     # running
@@ -61,6 +62,7 @@ class TrainConfig:
     log_every: int = 20
     ckpt_every: int = 200  # iterations between resumable checkpoints
     val_every: int = 0  # iterations between validations (0: at the end of each epoch)
+    val_steps: list[int] | None = None  # validate at these step counts, score = the lowest (None: [T])
     grad_checkpoint: bool = False
     compile: bool | None = None  # torch.compile the training step; None: on CUDA only (runtime.pick_compile)
     progress: bool = True
@@ -123,4 +125,11 @@ def make_config(preset: str | None = None, **overrides: Any) -> TrainConfig:
             raise ValueError(f"unknown config field {k!r}")
         if v is not None:
             values[k] = v
-    return TrainConfig(**values)
+    cfg = TrainConfig(**values)
+    if cfg.val_steps is not None and (
+        not cfg.val_steps or not all(isinstance(t, int) and not isinstance(t, bool) and t >= 1 for t in cfg.val_steps)
+    ):
+        raise ValueError(f"val_steps must be a list of step counts >= 1, got {cfg.val_steps!r}")
+    if cfg.penalty_power not in (1, 2):
+        raise ValueError(f"penalty_power must be 1 or 2, got {cfg.penalty_power}")
+    return cfg

@@ -17,6 +17,9 @@
 ``state_penalty`` (any objective; for progressive on its last step): adds beta * ||h_T - h_{T-1}||^2 / ||h_T||^2,
 the squared relative change of the readout state over the last step, pushing the dynamics
 towards a fixed point so that running past T changes little (a contraction-style regulariser).
+With ``penalty_power=1`` the penalty is ||h_T - h_{T-1}|| / ||h_T|| instead: near a fixed point
+the squared form's gradient vanishes with the change (a model that drifts by 1% of its state per
+step pays 1e-4, nothing beside the task loss), the plain ratio's does not.
 """
 
 from __future__ import annotations
@@ -46,11 +49,12 @@ def objective_loss(
             raise ValueError(f"objective {kind!r} needs a recurrent model")
         return task.loss(model(x), x, y)
     beta = getattr(cfg, "state_penalty", 0.0)
+    power = getattr(cfg, "penalty_power", 2)
     if kind in ("fixed", "random_steps") and beta:
         steps = cfg.steps or net.trained_steps
         if kind == "random_steps":
             steps = rng.randint(*_step_range(net, cfg))
-        logits, change = _last_with_change(net, x, steps)
+        logits, change = _last_with_change(net, x, steps, power)
         return task.loss(logits, x, y) + beta * change
     if kind == "fixed":
         return task.loss(model(x, steps=cfg.steps), x, y)
@@ -65,7 +69,7 @@ def objective_loss(
             if t >= lo:
                 losses.append(task.loss(net.head(last), x, y))
         loss = torch.stack(losses).mean()
-        return loss + beta * relative_change(prev, last) if beta and prev is not None else loss
+        return loss + beta * relative_change(prev, last, power) if beta and prev is not None else loss
     if kind == "act":
         from ..models.act import act_forward
 
@@ -87,27 +91,30 @@ def objective_loss(
             k = rng.randint(1, steps)
         with torch.no_grad():
             state = net.final_state(x, n) if n else None
-        logits, change = _continue(net, x, state, k, start=n)
+        logits, change = _continue(net, x, state, k, start=n, power=power)
         prog = task.loss(logits, x, y) + (beta * change if beta else 0.0)
         return (1 - cfg.alpha) * full + cfg.alpha * prog
     raise ValueError(f"unknown objective {kind!r}; choose fixed, random_steps, deep, progressive or act")
 
 
-def relative_change(prev: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
-    """Mean over samples of ||last - prev||^2 / ||last||^2 (computed in fp32)."""
+def relative_change(prev: torch.Tensor, last: torch.Tensor, power: int = 2) -> torch.Tensor:
+    """Mean over samples of (||last - prev|| / ||last||) ** power (computed in fp32)."""
+    if power not in (1, 2):
+        raise ValueError(f"penalty_power must be 1 or 2, got {power}")
     prev, last = prev.float().flatten(1), last.float().flatten(1)
-    return ((last - prev).square().sum(1) / last.square().sum(1).clamp_min(1e-6)).mean()
+    ratio = (last - prev).square().sum(1) / last.square().sum(1).clamp_min(1e-6)
+    return (ratio if power == 2 else (ratio + 1e-12).sqrt()).mean()
 
 
-def _last_with_change(net, x: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _last_with_change(net, x: torch.Tensor, steps: int, power: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """Output after ``steps`` steps and the relative state change over the last step."""
     prev = last = None
     for state in net.states(x, max(2, steps)):
         prev, last = last, net.cell.output(state)
-    return net.head(last), relative_change(prev, last)
+    return net.head(last), relative_change(prev, last, power)
 
 
-def _continue(net, x: torch.Tensor, state, k: int, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def _continue(net, x: torch.Tensor, state, k: int, start: int = 0, power: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """Run ``k`` more steps from a detached ``state`` (None: from the initial state); return the
     output and the relative change of the readout state over the last step."""
     features = net.stem(x)
@@ -120,4 +127,4 @@ def _continue(net, x: torch.Tensor, state, k: int, start: int = 0) -> tuple[torc
     for t in range(start, start + k):
         state = net.cell(drive, state, t)
         prev, last = last, net.cell.output(state)
-    return net.head(last), relative_change(prev, last)
+    return net.head(last), relative_change(prev, last, power)

@@ -223,15 +223,17 @@ def _log(f, pos: dict, t0: float, **values) -> None:
 
 
 def _validate(net, val_ds, task, cfg, rt: Runtime, run_dir: Path, pos, metrics, t0) -> None:
-    steps = [cfg.steps or net.trained_steps] if getattr(net, "recurrent", False) else None
-    shard = _shard(val_ds, rt)
-    res = next(
-        iter(evaluate_steps(net, shard, task, steps, batch_size=256, device=rt.device, autocast=rt.autocast()).values())
-    )
-    correct, n = all_sum([res["accuracy"] * res["n"], res["n"]], rt)
-    acc = correct / n
+    """Validation accuracy (the lowest over ``cfg.val_steps``: a model trained over a range of
+    step counts is judged on the whole range); keeps ``best`` and ``last`` checkpoints."""
+    recurrent = getattr(net, "recurrent", False)
+    steps = (cfg.val_steps or [cfg.steps or net.trained_steps]) if recurrent else None
+    res = evaluate_steps(net, _shard(val_ds, rt), task, steps, batch_size=256, device=rt.device, autocast=rt.autocast())
+    sums = all_sum([v for r in res.values() for v in (r["accuracy"] * r["n"], r["n"])], rt)
+    by_step = {k: c / n for k, c, n in zip(res, sums[::2], sums[1::2])}
+    acc = min(by_step.values())
     if metrics:
-        _log(metrics, pos, t0, val_accuracy=acc)
+        extra = {"val_by_step": {str(k): v for k, v in by_step.items()}} if len(by_step) > 1 else {}
+        _log(metrics, pos, t0, val_accuracy=acc, **extra)
     if rt.main:
         meta = {"val_accuracy": acc, "iteration": pos["iteration"], "images": pos["images"]}
         meta["trained_on"] = {"size": cfg.size, "image_size": cfg.image_size}  # the checkpoint alone says it
