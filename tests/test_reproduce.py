@@ -69,3 +69,18 @@ def test_variants_stay_apart_in_tables_and_panels(tmp_path):
     assert "| locrnn (penalty) | 9 | 13 |  90.0 (T=15)" in table and "| locrnn | 9 | 13 |  50.0 (T=15)" in table
     plot_panels(labelled, tmp_path / "p.png", "t")
     assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_a_finetuning_variant_trains_its_base_first_and_starts_from_it(tmp_path):
+    from locrnn.reproduce.figures import VARIANTS, Run
+    from locrnn.reproduce.runner import ensure_trained
+
+    base = VARIANTS["contractive"]["finetune"]
+    folder = ensure_trained(Run("locrnn", "mazes", 5, 0, "contractive"), "smoke", tmp_path, log=lambda *a: None)
+    import json
+
+    cfg = json.loads((folder / "config.json").read_text())
+    assert cfg["init_from"] == str(tmp_path / "runs" / "smoke" / f"mazes5-locrnn-{base}-s0" / "best")
+    assert (
+        cfg["contraction"] > 0 and (tmp_path / "runs" / "smoke" / f"mazes5-locrnn-{base}-s0" / "summary.json").is_file()
+    )

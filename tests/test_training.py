@@ -208,6 +208,7 @@ def test_parse_steps():
     assert parse_steps("1:5") == [1, 2, 3, 4, 5]
     assert parse_steps("1:10:4") == [1, 5, 9, 10]
     assert parse_steps("3,6") == [3, 6]
+    assert parse_steps("1:3,10:30:10,3") == [1, 2, 3, 10, 20, 30]
     with pytest.raises(ValueError):
         parse_steps("0:3")
 
@@ -249,3 +250,48 @@ def test_validation_over_a_range_of_steps_scores_the_lowest(tmp_path):
 def test_bad_objective_settings_are_refused(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         make_config("cpu", **bad)
+
+
+class _ScaleCell(torch.nn.Module):
+    """f(s) = a * s along the first channel, 0.5 * s elsewhere: one-step growth max(|a|, 0.5)."""
+
+    def __init__(self, a: float) -> None:
+        super().__init__()
+        self.a = torch.nn.Parameter(torch.tensor(a))
+
+    def forward(self, drive, s, t):
+        return torch.cat([self.a * s[:, :1], 0.5 * s[:, 1:]], 1) + drive
+
+
+@pytest.mark.parametrize("a", [2.0, 1.2, 0.7])
+def test_contraction_penalty_finds_the_growing_mode(a):
+    from locrnn.training.contraction import contraction_penalty
+
+    torch.manual_seed(0)
+    cell, s, drive = _ScaleCell(a), torch.rand(4, 6, 3, 3) + 0.5, torch.zeros(4, 6, 3, 3)
+    pen = contraction_penalty(cell, drive, s, t=5, iters=12, rho=0.9)
+    assert pen.item() == pytest.approx(max(a - 0.9, 0.0) ** 2, rel=0.02, abs=1e-6)
+    pen.backward()
+    assert cell.a.grad.item() == pytest.approx(2 * max(a - 0.9, 0.0), rel=0.02, abs=1e-6)
+
+
+def test_contraction_objective_trains(tmp_path):
+    cfg = tiny_cfg(
+        tmp_path, objective="progressive", max_steps=9, n_train=64, state_penalty=0.5, penalty_power=1, contraction=1.0
+    )
+    run = train(cfg, argv=["t"])
+    assert (run / "best.json").is_file()
+
+
+def test_init_from_starts_from_a_checkpoint_and_refuses_another_model(tmp_path):
+    first = train(tiny_cfg(tmp_path, name="a"), argv=["t"])
+    base = load_model(first / "best")
+    tuned = train(tiny_cfg(tmp_path, name="b", init_from=str(first / "best"), lr=1e-12, warmup=0.0), argv=["t"])
+    again = load_model(tuned / "best")
+    start = dict(base.named_parameters())  # an lr of 1e-12 leaves the loaded weights (AdamW's steps are ~lr)
+    for name, p in again.named_parameters():
+        torch.testing.assert_close(p, start[name], atol=1e-6, rtol=0)
+    fresh = dict(build_model("locrnn", task="mazes", width=8).named_parameters())
+    assert any(not torch.allclose(p, fresh[n]) for n, p in again.named_parameters())
+    with pytest.raises(UserError, match="holds a 'locrnn' model, not 'convgru'"):
+        train(tiny_cfg(tmp_path, name="c", model="convgru", init_from=str(first)), argv=["t"])

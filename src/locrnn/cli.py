@@ -68,7 +68,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="comma-separated maze sizes or path lengths (default: the task's three)",
     )
-    s.add_argument("--steps", default=None, help="e.g. 1:60 (default 1..4x trained steps)")
+    s.add_argument("--steps", default=None, help="e.g. 1:60, or 1:60,70:600:10 (default 1..4x trained steps)")
     s.add_argument("--n", type=int, default=1000, help="test samples per difficulty")
     s.add_argument("--data-root", default=None, help="read test data from here instead of generating")
     s.add_argument("--out", default=None, help="output folder (default RUN/sweep)")

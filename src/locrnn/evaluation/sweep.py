@@ -117,24 +117,30 @@ def write_rows(rows: list[dict], out_dir: str | os.PathLike, stem: str = "sweep"
 
 
 def parse_steps(text: str) -> list[int]:
-    """'1:60' -> 1..60, '1:60:5' -> 1,6,..., '5,10,15' -> those."""
-    text = text.strip()
+    """'1:60' -> 1..60, '1:60:5' -> 1,6,...,56,60, '5,10,15' -> those; parts combine:
+    '1:60,70:600:10' -> 1..60 then every 10th step to 600 (sorted, without repeats)."""
+    steps: set[int] = set()
     try:
-        if ":" in text:
-            parts = [int(p) for p in text.split(":")]
-            if len(parts) not in (2, 3):
+        for part in (p.strip() for p in text.strip().split(",")):
+            if not part:
+                continue
+            if ":" not in part:
+                steps.add(int(part))
+                continue
+            bounds = [int(p) for p in part.split(":")]
+            if len(bounds) not in (2, 3):
                 raise ValueError
-            lo, hi, stride = parts[0], parts[1], parts[2] if len(parts) == 3 else 1
-            steps = list(range(lo, hi + 1, stride))
-            if steps and steps[-1] != hi:
-                steps.append(hi)
-        else:
-            steps = [int(p) for p in text.split(",") if p]
+            lo, hi, stride = bounds[0], bounds[1], bounds[2] if len(bounds) == 3 else 1
+            if stride < 1:
+                raise ValueError
+            steps.update(range(lo, hi + 1, stride))
+            if lo <= hi:
+                steps.add(hi)
     except ValueError:
-        raise ValueError(f"cannot read steps {text!r}; use e.g. 1:60, 1:600:10 or 5,10,15") from None
+        raise ValueError(f"cannot read steps {text!r}; use e.g. 1:60, 1:600:10, 5,10,15 or 1:60,70:600:10") from None
     if not steps or min(steps) < 1:
         raise ValueError(f"steps must be >= 1, got {text!r}")
-    return steps
+    return sorted(steps)
 
 
 def best_steps(results: dict[int | None, dict[str, float]]) -> tuple[int | None, float]:

@@ -35,6 +35,20 @@ VARIANTS: dict[str, dict] = {
     "longreach10": {"objective": "progressive", "alpha": 0.5, "max_steps": 60, "state_penalty": 10.0},  # 10x penalty
     # longreach with the penalty on the plain relative change (its pull does not fade near a fixed point)
     "fixedpoint": {"objective": "progressive", "alpha": 0.5, "max_steps": 60, "state_penalty": 1.0, "penalty_power": 1},
+    # fixedpoint fine-tuned on 8,000 of the same mazes with the contraction penalty
+    # (training/contraction.py): the resting state must also attract. From the start (weight 10) it
+    # stopped the model from learning at all (5% at any step): it is switched on once the task is learned.
+    "contractive": {
+        "finetune": "fixedpoint",
+        "objective": "progressive",
+        "alpha": 0.5,
+        "max_steps": 60,
+        "state_penalty": 1.0,
+        "penalty_power": 1,
+        "contraction": 10.0,
+        "n_train": 8000,
+        "lr": 1e-3,
+    },
     # learned adaptive computation time (AdRNN): a halting head, a budget of 30 steps, ponder cost 0.1
     "act": {"objective": "act", "max_steps": 30},
 }

@@ -3,6 +3,7 @@ sweep them, and write ``results/<fig>/`` (tidy CSV, PNG in the paper's layout, a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -33,21 +34,21 @@ def recipe(run: Run, scale: str) -> TrainConfig:
         raise ValueError(f"unknown scale {scale!r}; choose quick or paper (or smoke for a plumbing check)")
     if run.variant not in VARIANTS:
         raise ValueError(f"unknown training variant {run.variant!r}; choose one of {sorted(VARIANTS)}")
-    common = dict(
-        task=run.task, size=run.difficulty, model=run.model, seed=run.seed, data_seed=run.seed, **VARIANTS[run.variant]
-    )
+    spec = {k: v for k, v in VARIANTS[run.variant].items() if k != "finetune"}  # (ensure_trained's business)
+    common = dict(task=run.task, size=run.difficulty, model=run.model, seed=run.seed, data_seed=run.seed, **spec)
     if scale == "paper":
         return make_config("paper" if run.task == "mazes" else "pathfinder-paper", **common)
     preset = "cpu" if run.task == "mazes" else "pathfinder-cpu"
     if scale == "smoke":
-        cfg = make_config(preset, **common, n_train=64, n_val=32, batch_size=16, progress=False, val_every=2)
+        smoke = dict(n_train=64, n_val=32, batch_size=16, progress=False, val_every=2)
+        cfg = make_config(preset, **{**common, **smoke})
         cfg.model_args = {**cfg.model_args, "width": 8}
         return cfg
     headline = (run.task, run.difficulty, run.model) in HEADLINE or run.variant != "paper"
     cfg = make_config(preset, **common)
     if run.task == "mazes":  # a fixed number of fresh mazes (not a time budget): results do not depend on load
         cfg.model_args = {**cfg.model_args, "width": 32}
-        cfg.n_train = QUICK_MAZES[headline]
+        cfg.n_train = spec.get("n_train", QUICK_MAZES[headline])
     cfg.n_val = min(cfg.n_val, 500)
     cfg.val_every = 60
     return cfg
@@ -66,6 +67,9 @@ def ensure_trained(run: Run, scale: str, root: Path, log=print) -> Path:
         shutil.rmtree(folder)
     cfg = recipe(run, scale)
     cfg.out, cfg.name = str(folder.parent), folder.name
+    base = VARIANTS[run.variant].get("finetune")
+    if base:  # a fine-tuning variant starts from another variant's trained weights
+        cfg.init_from = str(ensure_trained(dataclasses.replace(run, variant=base), scale, root, log) / "best")
     log(f"[{run.key}] training ({scale} scale)")
     train(cfg, argv=["locrnn", "reproduce", run.key, "--scale", scale], log=log)
     return folder

@@ -31,6 +31,7 @@ class TrainConfig:
     n_val: int = 1000
     image_size: int | None = None  # pathfinder: side of the generated images
     data_seed: int = 0
+    init_from: str | None = None  # start from these weights (a checkpoint of the same model): fine-tuning
     # optimisation
     epochs: int = 1
     batch_size: int = 32
@@ -50,6 +51,7 @@ class TrainConfig:
     min_steps: int | None = None  # random_steps / deep: the range of unroll lengths
     max_steps: int | None = None
     state_penalty: float = 0.0  # weight of the last-step relative state change (fixed point)
+    contraction: float = 0.0  # progressive: weight of the contraction penalty (training/contraction.py)
     penalty_power: int = 2  # 2: squared relative change; 1: its square root (no vanishing gradient)
     ponder: float = 0.1  # act: weight of the ponder cost (the mean halting remainder)
     act_warmup: float = 0.3  # act: share of training with halting off (the loss after max_steps)

@@ -14,6 +14,10 @@
   halting on from the start, the ponder cost drives every sample to halt after one step before
   the model has learned anything, and at N = 1 no gradient reaches the halting head again.
 
+``contraction`` (progressive with a long prefix): adds that weight times the contraction penalty
+of :mod:`locrnn.training.contraction` at the window's last state when it is past half the reach:
+the late state must be an attracting fixed point, not only a resting one.
+
 ``state_penalty`` (any objective; for progressive on its last step): adds beta * ||h_T - h_{T-1}||^2 / ||h_T||^2,
 the squared relative change of the readout state over the last step, pushing the dynamics
 towards a fixed point so that running past T changes little (a contraction-style regulariser).
@@ -91,8 +95,12 @@ def objective_loss(
             k = rng.randint(1, steps)
         with torch.no_grad():
             state = net.final_state(x, n) if n else None
-        logits, change = _continue(net, x, state, k, start=n, power=power)
+        logits, change, drive, state = _continue(net, x, state, k, start=n, power=power)
         prog = task.loss(logits, x, y) + (beta * change if beta else 0.0)
+        if cfg.contraction and n + k >= reach // 2:  # late states only: early ones may need to grow
+            from .contraction import contraction_penalty
+
+            prog = prog + cfg.contraction * contraction_penalty(net.cell, drive, state, n + k)
         return (1 - cfg.alpha) * full + cfg.alpha * prog
     raise ValueError(f"unknown objective {kind!r}; choose fixed, random_steps, deep, progressive or act")
 
@@ -114,9 +122,9 @@ def _last_with_change(net, x: torch.Tensor, steps: int, power: int = 2) -> tuple
     return net.head(last), relative_change(prev, last, power)
 
 
-def _continue(net, x: torch.Tensor, state, k: int, start: int = 0, power: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+def _continue(net, x: torch.Tensor, state, k: int, start: int = 0, power: int = 2):
     """Run ``k`` more steps from a detached ``state`` (None: from the initial state); return the
-    output and the relative change of the readout state over the last step."""
+    output, the relative change of the readout state over the last step, the drive and the state."""
     features = net.stem(x)
     drive = net.cell.prepare(features)
     if state is None:
@@ -127,4 +135,4 @@ def _continue(net, x: torch.Tensor, state, k: int, start: int = 0, power: int = 
     for t in range(start, start + k):
         state = net.cell(drive, state, t)
         prev, last = last, net.cell.output(state)
-    return net.head(last), relative_change(prev, last, power)
+    return net.head(last), relative_change(prev, last, power), drive, state

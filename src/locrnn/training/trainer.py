@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoint import save_model
+from ..checkpoint import load_weights, resolve_checkpoint, save_model
 from ..data.arrays import BatchLoader
 from ..evaluation.sweep import evaluate_steps
 from ..io import FORMAT_VERSION as FORMAT
@@ -88,6 +88,16 @@ def _check_new_run(cfg: TrainConfig) -> None:
     writable_dir(cfg.out)
 
 
+def _init_weights(model, cfg: TrainConfig) -> None:
+    """Load ``cfg.init_from`` into ``model``, refusing a checkpoint of another model."""
+    stem = resolve_checkpoint(cfg.init_from)
+    meta = load_json(stem.with_suffix(".json"))
+    name = meta.get("model", {}).get("name") if isinstance(meta, dict) else None
+    if name != cfg.model:
+        raise UserError(f"--init-from {cfg.init_from}: the checkpoint holds a {name!r} model, not {cfg.model!r}")
+    load_weights(model, stem.with_suffix(".safetensors"))
+
+
 def build_for(cfg: TrainConfig) -> torch.nn.Module:
     args = dict(cfg.model_args)
     if cfg.steps:
@@ -108,6 +118,8 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
     seed_everything(cfg.seed)
     task = get_task(cfg.task)
     model = build_for(cfg).to(rt.device)  # before the data: a bad model name fails fast
+    if cfg.init_from and resume is None:  # fine-tuning (a resumed run has its weights in its state)
+        _init_weights(model, cfg)
     if rt.world > 1:  # batch statistics of the global batch, as with one process
         model = sync_batchnorm(model, rt.device)
     if resume is None:  # likewise an existing or unwritable run folder
