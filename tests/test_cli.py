@@ -147,13 +147,29 @@ def test_pretrained_checkpoints_load_by_name(monkeypatch, tmp_path, capsys):
 
 def test_shipped_pretrained_checkpoints_work():
     from locrnn import build_model
+    from locrnn.io import UserError
     from locrnn.pretrained import list_pretrained
 
-    assert {"locrnn-mazes", "locrnn-pathfinder"} <= set(list_pretrained())
+    assert {"locrnn-mazes", "locrnn-pathfinder", "locrnn-mazes-stable"} <= set(list_pretrained())
     for key in list_pretrained():
-        name, task = key.rsplit("-", 1)
-        model = build_model(name, task=task, pretrained=True)
+        name, task, *tag = key.split("-")
+        model = build_model(name, task=task, pretrained=tag[0] if tag else True)
         assert model.recurrent
+    with pytest.raises(UserError, match="no pretrained checkpoint 'locrnn-mazes-nope'"):
+        build_model("locrnn", task="mazes", pretrained="nope")
+
+
+def test_shipped_stable_maze_model_holds_its_answer_far_past_its_training_steps():
+    """locrnn-mazes-stable (docs/stability.md, trained with at most 60 steps) is as right at 240
+    steps (4x) as at 30, on mazes it has not seen, and its state has stopped moving."""
+    from locrnn import build_model
+    from locrnn.evaluation.sweep import evaluate_steps
+    from locrnn.training.tasks import get_task
+
+    task = get_task("mazes")
+    model = build_model("locrnn", task="mazes", pretrained="stable").eval()
+    res = evaluate_steps(model, task.test_data(9, 48, seed=321), task, [30, 240])
+    assert res[30]["accuracy"] >= 0.95 and res[240]["accuracy"] >= res[30]["accuracy"] - 0.03
 
 
 def test_shipped_maze_model_solves_mazes_and_extrapolates():

@@ -84,3 +84,14 @@ def test_a_finetuning_variant_trains_its_base_first_and_starts_from_it(tmp_path)
     assert (
         cfg["contraction"] > 0 and (tmp_path / "runs" / "smoke" / f"mazes5-locrnn-{base}-s0" / "summary.json").is_file()
     )
+
+
+def test_stability_long_runs_every_long_variant_to_ten_times_its_longest_unroll():
+    from locrnn.reproduce.figures import LONG_VARIANTS, VARIANTS
+
+    fig = figure("stability-long")
+    assert [r.variant for r in fig.runs] == list(LONG_VARIANTS)
+    longest = max(VARIANTS[v].get("max_steps") or 15 for v in LONG_VARIANTS)
+    for sw in fig.sweeps:
+        assert max(sw.steps) >= 10 * longest and 9 in sw.difficulties
+    assert [sw.difficulties for sw in fig.sweeps][-1] == (9, 11, 13)

@@ -295,3 +295,38 @@ def test_init_from_starts_from_a_checkpoint_and_refuses_another_model(tmp_path):
     assert any(not torch.allclose(p, fresh[n]) for n, p in again.named_parameters())
     with pytest.raises(UserError, match="holds a 'locrnn' model, not 'convgru'"):
         train(tiny_cfg(tmp_path, name="c", model="convgru", init_from=str(first)), argv=["t"])
+
+
+def _recurrent_models():
+    from locrnn.models import get_entry, list_models
+
+    return [
+        m for m in list_models() if "mazes" in get_entry(m).tasks and build_model(m, task="mazes", width=8).recurrent
+    ]
+
+
+@pytest.mark.parametrize("name", _recurrent_models())
+def test_every_recurrent_model_takes_the_stability_objectives(name):
+    """Each objective of docs/stability.md, penalties and contraction included, gives a finite
+    loss and a gradient for every weight that the model's output uses, on every recurrent model."""
+    import random
+
+    from locrnn.training.losses import objective_loss
+
+    torch.manual_seed(0)
+    model = build_model(name, task="mazes", width=8, steps=3)
+    x, y = ArrayDataset(*generate_mazes(4, 5, seed=1)).batch(np.arange(4))
+    task = get_task("mazes")
+    for spec in (
+        dict(objective="deep", min_steps=2, max_steps=4, state_penalty=1.0),
+        dict(objective="progressive", max_steps=8, state_penalty=1.0, penalty_power=1, contraction=10.0),
+    ):
+        cfg = make_config("cpu", **spec)
+        model.zero_grad()
+        rng = random.Random(3)
+        rng.randint = lambda a, b: b if b > a else a  # the longest window: the contraction term is on
+        loss = objective_loss(model, x, y, task, cfg, rng)
+        assert torch.isfinite(loss)
+        loss.backward()
+        grads = [p.grad for p in model.cell.parameters() if p.requires_grad]
+        assert any(g is not None and g.abs().sum() > 0 for g in grads), spec

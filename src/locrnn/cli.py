@@ -89,7 +89,9 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tol", type=float, default=1e-3, help="halting by state: relative change that counts as unchanged")
 
     r = sub.add_parser("reproduce", help="train, sweep and report the paper's figures")
-    r.add_argument("figure", help="fig1, fig2, fig3a, fig3b, fig4, fig7, all, or stability (beyond the paper)")
+    r.add_argument(
+        "figure", help="fig1, fig2, fig3a, fig3b, fig4, fig7, all, or stability / stability-long (beyond the paper)"
+    )
     r.add_argument(
         "--scale",
         default="quick",

@@ -2,7 +2,9 @@
 
 ``build_model("locrnn", task="mazes", pretrained=True)`` or ``locrnn sweep --pretrained
 locrnn-mazes`` give a trained model in seconds. The files live in ``locrnn/pretrained/`` as
-``<model>-<task>.safetensors`` + ``.json`` (the same checkpoint format as every run).
+``<model>-<task>[-<tag>].safetensors`` + ``.json`` (the same checkpoint format as every run);
+a tag names a variant of the default (``locrnn-mazes-stable``: ``build_model("locrnn",
+pretrained="stable")``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ def pretrained_path(key: str) -> Path:
     return _folder() / key
 
 
-def load_pretrained(name: str, task: str, **overrides):
+def load_pretrained(name: str, task: str, tag: str | None = None, **overrides):
     from .checkpoint import load_model
 
-    return load_model(pretrained_path(f"{name}-{task}"), expect=name, **overrides)
+    key = f"{name}-{task}" + (f"-{tag}" if tag else "")
+    return load_model(pretrained_path(key), expect=name, **overrides)

@@ -59,16 +59,17 @@ def get_entry(name: str) -> ModelEntry:
     return _MODELS[name]
 
 
-def build_model(name: str, *, task: str = "mazes", pretrained: bool = False, **cfg: Any) -> nn.Module:
+def build_model(name: str, *, task: str = "mazes", pretrained: bool | str = False, **cfg: Any) -> nn.Module:
     """Build the registered model ``name`` for ``task`` ('mazes' or 'pathfinder').
 
     ``pretrained=True`` loads the quick-scale checkpoint shipped with locrnn (see
-    :mod:`locrnn.pretrained`); ``cfg`` may then only change call-time settings such as ``steps``.
+    :mod:`locrnn.pretrained`), ``pretrained="stable"`` its variant ``<name>-<task>-stable``;
+    ``cfg`` may then only change call-time settings such as ``steps``.
     """
     if pretrained:
         from ..pretrained import load_pretrained  # the checkpoint layer sits above the models
 
-        return load_pretrained(name, task, **cfg)
+        return load_pretrained(name, task, tag=None if pretrained is True else str(pretrained), **cfg)
     entry = get_entry(name)
     if task not in entry.tasks:
         raise ValueError(f"model {name!r} does not support task {task!r} (it supports: {', '.join(entry.tasks)})")

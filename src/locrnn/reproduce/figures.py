@@ -194,8 +194,20 @@ def figure(name: str, seeds: int = 1) -> Figure:
             "steps",
             {"halting": True},
         )
-    raise ValueError(f"unknown figure {name!r}; choose one of: {', '.join(FIGURES)}, all")
+    if name == "stability-long":  # the long view: 10x the longest unroll any of these trained with
+        runs = [Run("locrnn", "mazes", 9, k, v) for v in LONG_VARIANTS for k in s]
+        grid = _span(1, 60) + tuple(range(65, 601, 5))
+        return Figure(
+            "stability-long",
+            "LocRNN trained on 9x9 mazes, run to 600 steps (10x the longest training unroll)",
+            tuple(runs),
+            tuple(Sweep(r, (9, 11, 13) if r.variant == LONG_VARIANTS[-1] else (9,), grid) for r in runs),
+            ("(Sec. 5.4, open problem) LocRNN's accuracy collapses when it runs many more steps than trained.",),
+            "steps",
+        )
+    raise ValueError(f"unknown figure {name!r}; choose one of: {', '.join(EXPERIMENTS)}, all")
 
 
+LONG_VARIANTS = ("paper", "longreach", "fixedpoint", "contractive")  # stability-long; the last on every size
 FIGURES = ("fig1", "fig2", "fig3a", "fig3b", "fig4", "fig7")
-EXPERIMENTS = FIGURES + ("stability",)
+EXPERIMENTS = FIGURES + ("stability", "stability-long")
