@@ -37,8 +37,10 @@ def test_fig4_smoke(tmp_path, capsys):
     assert main(["reproduce", "fig4", "--scale", "smoke", "--root", str(tmp_path)]) == 0  # reuses the run
     assert (run / "summary.json").stat().st_mtime == stamp
     assert swept.stat().st_mtime == swept_at  # and its sweep (same checkpoint, same parameters)
+    assert "redrawn since" in (out / "README.md").read_text()  # the page keeps the time it took to make
     assert main(["reproduce", "fig4", "--scale", "smoke", "--root", str(tmp_path), "--n-test", "8"]) == 0
     assert swept.stat().st_mtime != swept_at  # other parameters: swept again
+    assert "redrawn since" not in (out / "README.md").read_text()
     assert "The paper's claims" in (out / "README.md").read_text()
 
 

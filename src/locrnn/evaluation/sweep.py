@@ -101,12 +101,17 @@ def sweep_rows(
     return rows
 
 
+_LEADING = ("run", "model", "variant", "task", "trained_on", "difficulty", "steps", "trained_steps", "accuracy")
+
+
 def write_rows(rows: list[dict], out_dir: str | os.PathLike, stem: str = "sweep") -> tuple[Path, Path]:
-    """Write ``stem.csv`` and ``stem.json`` (atomically)."""
+    """Write ``stem.csv`` and ``stem.json`` (atomically). The identifying columns come first, in a
+    fixed order, so the same rows give the same file whichever way they were put together."""
     out_dir = Path(out_dir)
-    fields: list[str] = []
+    seen: list[str] = []
     for r in rows:
-        fields += [k for k in r if k not in fields]
+        seen += [k for k in r if k not in seen]
+    fields = [k for k in _LEADING if k in seen] + [k for k in seen if k not in _LEADING]
     csv_path = out_dir / f"{stem}.csv"
     with atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)

@@ -102,6 +102,8 @@ def plot_panels(rows: list[dict], path: Path, title: str) -> None:
     """Accuracy vs steps with one panel per test difficulty and one line per model (or training
     variant), as the paper's Fig. 2 and 7; feed-forward models are horizontal dashed lines."""
     diffs = sorted({r["difficulty"] for r in rows}, key=float)
+    models = sorted({r["model"] for r in rows})  # one colour per model in every panel
+    colour = {m: plt.cm.tab10(i % 10) for i, m in enumerate(models)}
     fig, axes = plt.subplots(1, len(diffs), figsize=(4.2 * len(diffs), 3.8), squeeze=False, sharey=True)
     for ax, d in zip(axes[0], diffs):
         curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -114,7 +116,7 @@ def plot_panels(rows: list[dict], path: Path, title: str) -> None:
                 ax.axhline(v, ls="--", lw=1.2, color="gray", label=f"{model} (feed-forward)")
                 continue
             pts = sorted((int(k), float(np.mean(v))) for k, v in by_step.items())
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=1.4, label=model)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=1.4, label=model, color=colour[model])
         trained = {r.get("trained_steps") for r in rows if r["difficulty"] == d} - {None, ""}
         for t in trained:
             ax.axvline(int(t), color="k", lw=0.8, ls=":")
@@ -123,7 +125,11 @@ def plot_panels(rows: list[dict], path: Path, title: str) -> None:
         ax.set_ylim(-2, 102)
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("accuracy (%)")
-    axes[0, -1].legend(fontsize=7)
+    handles = {}  # every model once, whichever panels it is in
+    for ax in axes[0]:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    axes[0, -1].legend(handles.values(), handles.keys(), fontsize=7)
     fig.suptitle(title, fontsize=9)
     _save(fig, path)
 
@@ -174,12 +180,14 @@ def write_report(
     scale: str,
     seconds: float,
     halting: list[dict] | None = None,
+    redrawn: bool = False,
 ) -> None:
+    how = "; redrawn since from the cached runs and sweeps" if redrawn else ""
     md = [
         f"# {fig.name}: {fig.title}",
         "",
         f"Scale: **{scale}** (`locrnn reproduce {fig.name} --scale {scale}`); this page took "
-        f"{seconds / 60:.1f} min to make (training that already existed was reused).",
+        f"{seconds / 60:.1f} min to make (training that already existed was reused{how}).",
         "",
         f"![{fig.name}]({fig.name}.png)",
         "",
