@@ -202,3 +202,12 @@ def test_shipped_pathfinder_model_is_well_above_chance(tmp_path):
         precision="fp32",
     )
     assert rows[0]["accuracy"] >= 0.7
+
+
+def test_train_help_explains_each_option(capsys):
+    """Each TrainConfig field's comment is its option's help text."""
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--contraction FLOAT progressive: weight of the contraction penalty" in out
+    assert "--init-from STR start from these weights" in out and "(default 0.002)" in out

@@ -12,7 +12,7 @@ from .io import UserError
 
 
 def _add_train(sub) -> None:
-    from .training.config import FIELDS
+    from .training.config import FIELD_NOTES, FIELDS
 
     p = sub.add_parser(
         "train",
@@ -29,7 +29,10 @@ def _add_train(sub) -> None:
             f"--{name.replace('_', '-')}",
             dest=name,
             metavar=str(f.type).split("[")[0].replace(" | None", "").upper(),
-            help=f"(default {f.default!r})" if not callable(f.default_factory) else None,
+            help=" ".join(
+                [FIELD_NOTES.get(name, "")] + ([f"(default {f.default!r})"] if not callable(f.default_factory) else [])
+            ).strip()
+            or None,
         )
 
 

@@ -76,6 +76,22 @@ class TrainConfig:
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
+def _field_notes() -> dict[str, str]:
+    """Each field's trailing comment in the class source: the help text of its CLI option."""
+    import inspect
+    import re
+
+    try:
+        source = inspect.getsource(TrainConfig)
+    except (OSError, TypeError):  # no source (e.g. a frozen build): options keep their defaults only
+        return {}
+    found = (re.match(r"\s+(\w+):[^#]*#\s*(.+)$", line) for line in source.splitlines())
+    return {m.group(1): m.group(2).strip() for m in found if m and m.group(1) in FIELDS}
+
+
+FIELD_NOTES = _field_notes()
+
+
 def list_presets() -> list[str]:
     root = resources.files("locrnn") / "presets"
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
