@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..checkpoint import load_model, resolve_checkpoint
@@ -28,6 +29,32 @@ def _task_for(name: str, stem: Path):
     return task
 
 
+@dataclass
+class _Opened:
+    """A checkpoint made ready for testing: its model on the device, task and output folder."""
+
+    stem: Path
+    rt: object
+    model: object
+    cfg: dict
+    task: object
+    difficulties: list[int]
+    out_dir: Path
+
+
+def _open(checkpoint, difficulties, out, folder: str, device: str, precision: str) -> _Opened:
+    """Load ``checkpoint`` for testing on ``difficulties`` (default: the task's) and make the
+    output folder (default: ``folder`` beside the checkpoint) before any work is done."""
+    stem = resolve_checkpoint(checkpoint)
+    rt = setup(device, precision)
+    model = load_model(stem).to(rt.device)
+    cfg = model.config
+    task = _task_for(cfg["task"], stem)
+    diffs = [task.check_difficulty(d) for d in (difficulties or task.default_difficulties)]
+    out_dir = writable_dir(Path(out) if out else stem.parent / folder)
+    return _Opened(stem, rt, model, cfg, task, diffs, out_dir)
+
+
 def sweep_checkpoint(
     checkpoint: str | os.PathLike,
     *,
@@ -49,11 +76,8 @@ def sweep_checkpoint(
     Test data is the task's ``test`` split: read from ``data_root`` when given, else generated
     (a stream disjoint from training data).
     """
-    stem = resolve_checkpoint(checkpoint)
-    rt = setup(device, precision)
-    model = load_model(stem).to(rt.device)
-    cfg = model.config
-    task = _task_for(cfg["task"], stem)
+    o = _open(checkpoint, difficulties, out, "sweep", device, precision)
+    model, cfg, task, rt = o.model, o.cfg, o.task, o.rt
     recurrent = getattr(model, "recurrent", False)
     trained = model.trained_steps if recurrent else None
     if recurrent and steps == "trained":
@@ -62,11 +86,8 @@ def sweep_checkpoint(
         steps = list(range(1, 4 * trained + 1))
     if not recurrent:
         steps = None
-    difficulties = [task.check_difficulty(d) for d in (difficulties or task.default_difficulties)]
-    run = stem.parent.name
-    out_dir = writable_dir(Path(out) if out else stem.parent / "sweep")  # fail before the work
     rows: list[dict] = []
-    for d in difficulties:
+    for d in o.difficulties:
         data = task.test_data(d, n, root=data_root, seed=seed)
         res = evaluate_steps(
             model,
@@ -79,10 +100,10 @@ def sweep_checkpoint(
             progress=progress,
             desc=f"sweep {task.difficulty} {d}",
         )
-        rows += sweep_rows(run, cfg["name"], cfg["task"], d, res, trained)
-    write_rows(rows, out_dir)
-    plot_sweep(rows, out_dir / "sweep.png", title=f"{cfg['name']} on {cfg['task']}: accuracy vs test-time steps")
-    return rows, out_dir
+        rows += sweep_rows(o.stem.parent.name, cfg["name"], cfg["task"], d, res, trained)
+    write_rows(rows, o.out_dir)
+    plot_sweep(rows, o.out_dir / "sweep.png", title=f"{cfg['name']} on {cfg['task']}: accuracy vs test-time steps")
+    return rows, o.out_dir
 
 
 def summary_table(rows: list[dict]) -> str:
@@ -112,9 +133,6 @@ def summary_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["summary_table", "sweep_checkpoint"]
-
-
 def halting_checkpoint(
     checkpoint: str | os.PathLike,
     *,
@@ -139,16 +157,11 @@ def halting_checkpoint(
     from ..plots import plot_halting
     from .halting import evaluate_halting
 
-    stem = resolve_checkpoint(checkpoint)
-    rt = setup(device, precision)
-    model = load_model(stem).to(rt.device)
-    cfg = model.config
-    task = _task_for(cfg["task"], stem)
+    o = _open(checkpoint, difficulties, out, "halting", device, precision)
+    model, cfg, task, rt = o.model, o.cfg, o.task, o.rt
     max_steps = max_steps or 10 * model.trained_steps
-    difficulties = [task.check_difficulty(d) for d in (difficulties or task.default_difficulties)]
-    out_dir = writable_dir(Path(out) if out else stem.parent / "halting")  # fail before the work
     rows, used = [], {}
-    for d in difficulties:
+    for d in o.difficulties:
         data = task.test_data(d, n, root=data_root, seed=seed)
         res = evaluate_halting(
             model,
@@ -165,7 +178,7 @@ def halting_checkpoint(
         used[d] = res.pop("steps_used")
         rows.append(
             {
-                "run": stem.parent.name,
+                "run": o.stem.parent.name,
                 "model": cfg["name"],
                 "task": cfg["task"],
                 "difficulty": d,
@@ -176,9 +189,9 @@ def halting_checkpoint(
                 **res,
             }
         )
-    write_rows(rows, out_dir, stem="halting")
-    plot_halting(used, out_dir / "halting.png", title=f"{cfg['name']}: steps used with halting ({rule})")
-    return rows, out_dir
+    write_rows(rows, o.out_dir, stem="halting")
+    plot_halting(used, o.out_dir / "halting.png", title=f"{cfg['name']}: steps used with halting ({rule})")
+    return rows, o.out_dir
 
 
 def halting_table(rows: list[dict]) -> str:
@@ -189,3 +202,6 @@ def halting_table(rows: list[dict]) -> str:
             f"{r['median_steps']:>7.0f} {fmt_pct(r['halted_share']):>7}"
         )
     return "\n".join(lines)
+
+
+__all__ = ["halting_checkpoint", "halting_table", "summary_table", "sweep_checkpoint"]
