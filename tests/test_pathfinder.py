@@ -16,13 +16,8 @@ from PIL import Image
 from locrnn.cli import main
 from locrnn.data.pathfinder import balanced_labels, generate_pathfinder, pathfinder_params, preset_params
 from locrnn.data.pathfinder_engine import segment_distance
-from locrnn.data.pathfinder_io import (
-    dataset_name,
-    find_pathfinder,
-    load_pathfinder,
-    read_metadata,
-    write_pathfinder,
-)
+from locrnn.data.pathfinder_io import dataset_name, write_pathfinder
+from locrnn.data.pathfinder_read import find_pathfinder, load_pathfinder, read_metadata
 from locrnn.io import UserError
 
 SETS = {

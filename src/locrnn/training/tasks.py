@@ -138,7 +138,7 @@ class PathFinderTask(ClassificationTask):
 
     def datasets(self, cfg) -> tuple[ArrayDataset, ArrayDataset]:
         from ..data.pathfinder import generate_pathfinder
-        from ..data.pathfinder_io import load_pathfinder
+        from ..data.pathfinder_read import load_pathfinder
 
         self.image_size = cfg.image_size or self.image_size
         length, size = self.check_difficulty(cfg.size), self.image_size or 150
@@ -153,7 +153,7 @@ class PathFinderTask(ClassificationTask):
 
     def test_data(self, length: int, n: int, *, root: str | None = None, seed: int = 0) -> ArrayDataset:
         from ..data.pathfinder import generate_pathfinder
-        from ..data.pathfinder_io import load_pathfinder
+        from ..data.pathfinder_read import load_pathfinder
 
         size = self.image_size or 150
         if root:
