@@ -211,3 +211,21 @@ def test_train_help_explains_each_option(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "--contraction FLOAT progressive: weight of the contraction penalty" in out
     assert "--init-from STR start from these weights" in out and "(default 0.002)" in out
+
+
+def test_probe_dynamics_script_reports_every_asked_step(tmp_path):
+    """scripts/probe_dynamics.py (docs/stability.md's diagnostics) runs on any maze checkpoint."""
+    from pathlib import Path
+
+    from locrnn import build_model
+    from locrnn.checkpoint import save_model
+
+    save_model(tmp_path / "m", build_model("locrnn", task="mazes", width=8, steps=3))
+    script = Path(__file__).parents[1] / "scripts" / "probe_dynamics.py"
+    args = [str(tmp_path / "m"), "--size", "5", "--n", "4", "--steps", "1,2,5", "--kick", "2", "--iters", "3"]
+    r = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["step", "accuracy", "change^2", "perturbation", "growth"]
+    assert [int(line.split()[0]) for line in lines[1:]] == [1, 2, 5]
+    assert "nan" in lines[1] and "nan" not in lines[3]  # the perturbation exists from --kick on
