@@ -47,11 +47,9 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
     return path
 
 
-def load_model(path: str | os.PathLike, *, expect: str | None = None, **overrides: Any) -> nn.Module:
-    """Rebuild a model from a checkpoint; ``expect`` checks the registry name.
-
-    ``steps=N`` sets the default step count of the loaded model (weights trained with T steps
-    load unchanged, per-step norms included); other overrides rebuild with those arguments."""
+def read_checkpoint(path: str | os.PathLike, *, expect: str | None = None) -> tuple[Path, dict]:
+    """The stem and metadata of a checkpoint, checked: a locrnn checkpoint of this format version,
+    holding the registered model ``expect`` (when given)."""
     stem = resolve_checkpoint(path)
     meta = load_json(stem.with_suffix(".json"))
     if not isinstance(meta, dict) or "model" not in meta:
@@ -61,10 +59,20 @@ def load_model(path: str | os.PathLike, *, expect: str | None = None, **override
             f"checkpoint {stem} has format version {meta.get('format_version')}, "
             f"this locrnn reads version {FORMAT_VERSION}"
         )
-    cfg = dict(meta["model"])
-    name = cfg.pop("name")
+    name = meta["model"].get("name")
     if expect is not None and name != expect:
         raise UserError(f"checkpoint {stem} holds a {name!r} model, not {expect!r}")
+    return stem, meta
+
+
+def load_model(path: str | os.PathLike, *, expect: str | None = None, **overrides: Any) -> nn.Module:
+    """Rebuild a model from a checkpoint; ``expect`` checks the registry name.
+
+    ``steps=N`` sets the default step count of the loaded model (weights trained with T steps
+    load unchanged, per-step norms included); other overrides rebuild with those arguments."""
+    stem, meta = read_checkpoint(path, expect=expect)
+    cfg = dict(meta["model"])
+    name = cfg.pop("name")
     steps = overrides.pop("steps", None)  # a call-time setting: it never changes the weights' layout
     model = build_model(name, **{**cfg, **overrides})
     load_weights(model, stem.with_suffix(".safetensors"))

@@ -54,9 +54,13 @@ def recipe(run: Run, scale: str) -> TrainConfig:
     return cfg
 
 
+def run_folder(run: Run, scale: str, root: Path) -> Path:
+    return root / "runs" / scale / run.key
+
+
 def ensure_trained(run: Run, scale: str, root: Path, log=print) -> Path:
     """The run's folder, training it first if needed (finished: skip; interrupted: resume)."""
-    folder = root / "runs" / scale / run.key
+    folder = run_folder(run, scale, root)
     if (folder / "summary.json").is_file():
         return folder
     if (folder / "trainer_state.pt").is_file():
@@ -126,7 +130,7 @@ def make_figure(
     folders: dict[str, Path] = {}
     worked = False  # did this call train or sweep anything (else: a redraw from cached results)
     for run in fig.runs:
-        worked |= not (root / "runs" / scale / run.key / "summary.json").is_file()
+        worked |= not (run_folder(run, scale, root) / "summary.json").is_file()
         try:
             folders[run.key] = ensure_trained(run, scale, root, log)
         except UserError as e:

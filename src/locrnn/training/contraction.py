@@ -46,12 +46,6 @@ def _scale(state, factor: torch.Tensor):
     return tree_map(lambda v: v * factor.view(-1, *([1] * (v.dim() - 1))), state)
 
 
-def _binary(fn, a, b):
-    if isinstance(a, (tuple, list)):
-        return type(a)(fn(u, v) for u, v in zip(a, b))
-    return fn(a, b)
-
-
 def contraction_penalty(
     cell, drive, state, t: int, *, iters: int = 30, eps: float = 1e-3, rho: float = 0.9
 ) -> torch.Tensor:
@@ -68,8 +62,8 @@ def contraction_penalty(
             d = tree_map(torch.randn_like, s)
             for _ in range(iters):
                 d = _scale(d, size / _norm(d).clamp_min(1e-12))
-                d = _binary(torch.sub, cell(fixed, _binary(torch.add, s, d), t), base)
+                d = tree_map(torch.sub, cell(fixed, tree_map(torch.add, s, d), t), base)
             d = _scale(d, size / _norm(d).clamp_min(1e-12))
-        moved = _binary(torch.sub, cell(drive, _binary(torch.add, s, d), t), cell(drive, s, t))
+        moved = tree_map(torch.sub, cell(drive, tree_map(torch.add, s, d), t), cell(drive, s, t))
         growth = _norm(moved) / size
         return torch.relu(growth - rho).square().mean()

@@ -14,8 +14,8 @@
   halting on from the start, the ponder cost drives every sample to halt after one step before
   the model has learned anything, and at N = 1 no gradient reaches the halting head again.
 
-``contraction`` (progressive with a long prefix): adds that weight times the contraction penalty
-of :mod:`locrnn.training.contraction` at the window's last state when it is past half the reach:
+``contraction`` (progressive): adds that weight times the contraction penalty of
+:mod:`locrnn.training.contraction` at the window's last state when it is past half the reach:
 the late state must be an attracting fixed point, not only a resting one.
 
 ``state_penalty`` (any objective; for progressive on its last step): adds beta * ||h_T - h_{T-1}||^2 / ||h_T||^2,

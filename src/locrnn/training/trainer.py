@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoint import load_weights, resolve_checkpoint, save_model
+from ..checkpoint import load_weights, read_checkpoint, save_model
 from ..data.arrays import BatchLoader
 from ..evaluation.sweep import evaluate_steps
 from ..io import FORMAT_VERSION as FORMAT
@@ -90,11 +90,10 @@ def _check_new_run(cfg: TrainConfig) -> None:
 
 def _init_weights(model, cfg: TrainConfig) -> None:
     """Load ``cfg.init_from`` into ``model``, refusing a checkpoint of another model."""
-    stem = resolve_checkpoint(cfg.init_from)
-    meta = load_json(stem.with_suffix(".json"))
-    name = meta.get("model", {}).get("name") if isinstance(meta, dict) else None
-    if name != cfg.model:
-        raise UserError(f"--init-from {cfg.init_from}: the checkpoint holds a {name!r} model, not {cfg.model!r}")
+    try:
+        stem, _ = read_checkpoint(cfg.init_from, expect=cfg.model)
+    except UserError as e:
+        raise UserError(f"--init-from: {e}") from None
     load_weights(model, stem.with_suffix(".safetensors"))
 
 
