@@ -373,3 +373,23 @@ def test_a_checkpoint_outside_its_run_folder_is_tested_at_its_image_size(tmp_pat
 
     save_model(tmp_path / "pf", build_model("locrnn", task="pathfinder", width=8), trained_on={"image_size": 48})
     assert _task_for("pathfinder", tmp_path / "pf").image_size == 48
+
+
+def test_lra_geometry_draws_the_long_range_arena_sets_and_checkpoints_remember_it(tmp_path):
+    """``geometry="lra"``: the LRA sets drawn natively (32 px by default); sweeps of such a
+    checkpoint test on the same geometry, and an unknown geometry is refused by name."""
+    from locrnn.checkpoint import save_model
+    from locrnn.evaluation.extrapolation import _task_for
+    from locrnn.models import build_model
+    from locrnn.training.config import make_config
+    from locrnn.training.tasks import get_task
+
+    task = get_task("pathfinder")
+    train, _ = task.datasets(make_config(None, task="pathfinder", size=6, geometry="lra", n_train=4, n_val=2))
+    x, _ = generate_pathfinder(4, pathfinder_params(6, 32, family="lra"), workers=1)
+    assert torch.allclose(train.batch(np.arange(4))[0][:, 0], torch.from_numpy(x).float() / 255)
+    assert task.params(9) == pathfinder_params(9, 32, family="lra")  # other lengths: same family
+    with pytest.raises(ValueError, match="geometry"):
+        make_config(None, task="pathfinder", geometry="lrb")
+    save_model(tmp_path / "pf", build_model("locrnn", task="pathfinder", width=8), trained_on={"geometry": "lra"})
+    assert _task_for("pathfinder", tmp_path / "pf").params(14) == pathfinder_params(14, 32, family="lra")

@@ -97,3 +97,15 @@ def test_stability_long_runs_every_long_variant_to_ten_times_its_longest_unroll(
     for sw in fig.sweeps:
         assert max(sw.steps) >= 10 * longest and 9 in sw.difficulties
     assert [sw.difficulties for sw in fig.sweeps][-1] == (9, 11, 13)
+
+
+def test_a_figure_can_be_restricted_to_one_task():
+    from locrnn.reproduce import figure
+
+    full, mazes = figure("fig1"), figure("fig1", task="mazes")
+    assert {r.task for r in full.runs} == {"mazes", "pathfinder"}
+    assert {r.task for r in mazes.runs} == {"mazes"} and {s.run.task for s in mazes.sweeps} == {"mazes"}
+    assert len(mazes.runs) == sum(r.task == "mazes" for r in full.runs) and "mazes only" in mazes.title
+    assert figure("fig4", task="mazes") == figure("fig4")  # nothing to drop
+    with pytest.raises(ValueError, match="no 'pathfinder' runs"):
+        figure("fig4", task="pathfinder")

@@ -104,6 +104,9 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=int, default=1, help="training seeds per run")
     r.add_argument("--root", default="results", help="results/<fig>/ and results/runs/<scale>/ go here")
     r.add_argument("--n-test", type=int, default=None, help="test samples per difficulty")
+    r.add_argument(
+        "--task", choices=["mazes", "pathfinder"], default=None, help="only this task's runs (fig1 has both halves)"
+    )
 
     mo = sub.add_parser("models", help="list the model zoo")
     mo.add_argument("--task", default=None)
@@ -244,7 +247,7 @@ def _cmd_reproduce(args) -> None:
 
     names = list(FIGURES) if args.figure == "all" else [args.figure]
     for name in names:
-        fig = figure(name, seeds=args.seeds)
+        fig = figure(name, seeds=args.seeds, task=args.task)
         out = make_figure(fig, scale=args.scale, root=Path(args.root), n_test=args.n_test)
         print(f"{name}: {out / 'README.md'}")
 

@@ -3,6 +3,7 @@ and what the paper claims about it (so every measured number can stand beside it
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 MAZE_SIZES = (9, 11, 13)
@@ -94,7 +95,12 @@ def _span(lo: int, hi: int) -> tuple[int, ...]:
     return tuple(range(lo, hi + 1))
 
 
-def figure(name: str, seeds: int = 1) -> Figure:
+def figure(name: str, seeds: int = 1, task: str | None = None) -> Figure:
+    """The experiment ``name`` with ``seeds`` seeds per run (only the runs of ``task`` if given)."""
+    return only_task(_figure(name, seeds), task)
+
+
+def _figure(name: str, seeds: int = 1) -> Figure:
     s = range(seeds)
     if name == "fig1":
         runs = [Run(m, "mazes", d, k) for m in MAZE_RECURRENT + MAZE_FEEDFORWARD for d in MAZE_SIZES for k in s]
@@ -206,6 +212,20 @@ def figure(name: str, seeds: int = 1) -> Figure:
             "steps",
         )
     raise ValueError(f"unknown figure {name!r}; choose one of: {', '.join(EXPERIMENTS)}, all")
+
+
+def only_task(fig: Figure, task: str | None) -> Figure:
+    """``fig`` restricted to the runs of one task (Fig. 1 has a maze half and a PathFinder half)."""
+    if task is None:
+        return fig
+    runs = tuple(r for r in fig.runs if r.task == task)
+    if not runs:
+        tasks = sorted({r.task for r in fig.runs})
+        raise ValueError(f"{fig.name} has no {task!r} runs; its tasks: {', '.join(tasks)}")
+    if len(runs) == len(fig.runs):
+        return fig
+    sweeps = tuple(sw for sw in fig.sweeps if sw.run.task == task)
+    return dataclasses.replace(fig, title=f"{fig.title} [{task} only]", runs=runs, sweeps=sweeps)
 
 
 LONG_VARIANTS = ("paper", "longreach", "fixedpoint", "contractive")  # stability-long; the last on every size

@@ -30,6 +30,7 @@ class TrainConfig:
     n_train: int = 20000
     n_val: int = 1000
     image_size: int | None = None  # pathfinder: side of the generated images
+    geometry: str = "paper"  # pathfinder: paper (hGRU/LocRNN sets, drawn at image_size) | lra (32/64/128/256 px)
     data_seed: int = 0
     init_from: str | None = None  # start from these weights (a checkpoint of the same model): fine-tuning
     # optimisation
@@ -148,6 +149,8 @@ def make_config(preset: str | None = None, **overrides: Any) -> TrainConfig:
         not cfg.val_steps or not all(isinstance(t, int) and not isinstance(t, bool) and t >= 1 for t in cfg.val_steps)
     ):
         raise ValueError(f"val_steps must be a list of step counts >= 1, got {cfg.val_steps!r}")
+    if cfg.geometry not in ("paper", "lra"):
+        raise ValueError(f"geometry must be paper or lra (PathFinder families), got {cfg.geometry!r}")
     if cfg.penalty_power not in (1, 2):
         raise ValueError(f"penalty_power must be 1 or 2, got {cfg.penalty_power}")
     return cfg

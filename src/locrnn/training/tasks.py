@@ -110,8 +110,9 @@ def get_task(name: str):
 class PathFinderTask(ClassificationTask):
     """PathFinder: are the two markers on the same path? Difficulty = path length (paddles).
 
-    Images are ``cfg.image_size`` px (default 150, the paper's): the LRA sets at 32/64/128/256,
-    the paper's geometry otherwise (``locrnn.data.pathfinder.pathfinder_params``). Inputs are
+    Images are ``cfg.image_size`` px (default 150, the paper's) in ``cfg.geometry``: ``paper``
+    (the hGRU/LocRNN sets' 300-unit canvas drawn at that size) or ``lra`` (the Long Range Arena
+    sets, drawn natively at 32/64/128/256; ``locrnn.data.pathfinder.pathfinder_params``). Inputs are
     float32 (3, H, W) in [0, 1] (grayscale repeated, a stride-0 view), labels int64, 1 = connected.
     """
 
@@ -121,10 +122,12 @@ class PathFinderTask(ClassificationTask):
 
     def __init__(self) -> None:
         self.image_size: int | None = None
+        self.geometry = "paper"
 
     def configure(self, run_config: dict) -> None:
-        """Take settings of a training run (its ``config.json``): the image size to test at."""
+        """Take settings of a training run (its ``config.json``): the images to test on."""
         self.image_size = run_config.get("image_size") or self.image_size
+        self.geometry = run_config.get("geometry") or self.geometry
 
     def check_difficulty(self, length: int) -> int:
         from ..data.pathfinder import check_length
@@ -134,14 +137,15 @@ class PathFinderTask(ClassificationTask):
     def params(self, length: int, image_size: int | None = None):
         from ..data.pathfinder import pathfinder_params
 
-        return pathfinder_params(self.check_difficulty(length), image_size or self.image_size or 150, family="paper")
+        size = image_size or self.image_size or (32 if self.geometry == "lra" else 150)
+        return pathfinder_params(self.check_difficulty(length), size, family=self.geometry)
 
     def datasets(self, cfg) -> tuple[ArrayDataset, ArrayDataset]:
         from ..data.pathfinder import generate_pathfinder
         from ..data.pathfinder_read import load_pathfinder
 
-        self.image_size = cfg.image_size or self.image_size
-        length, size = self.check_difficulty(cfg.size), self.image_size or 150
+        self.image_size, self.geometry = cfg.image_size or self.image_size, cfg.geometry
+        length, size = self.check_difficulty(cfg.size), self.params(cfg.size).size
         if cfg.data_root:
             train = load_pathfinder(cfg.data_root, length, "train", size=size, n=cfg.n_train or None)
             val = load_pathfinder(cfg.data_root, length, "val", size=size, n=cfg.n_val or None)
@@ -155,7 +159,7 @@ class PathFinderTask(ClassificationTask):
         from ..data.pathfinder import generate_pathfinder
         from ..data.pathfinder_read import load_pathfinder
 
-        size = self.image_size or 150
+        size = self.params(length).size
         if root:
             return gray_dataset(*load_pathfinder(root, self.check_difficulty(length), "test", size=size, n=n or None))
         return gray_dataset(*generate_pathfinder(n, self.params(length, size), seed=seed, split="test"))

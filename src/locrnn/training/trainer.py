@@ -247,7 +247,11 @@ def _validate(net, val_ds, task, cfg, rt: Runtime, run_dir: Path, pos, metrics, 
         _log(metrics, pos, t0, val_accuracy=acc, **extra)
     if rt.main:
         meta = {"val_accuracy": acc, "iteration": pos["iteration"], "images": pos["images"]}
-        meta["trained_on"] = {"size": cfg.size, "image_size": cfg.image_size}  # the checkpoint alone says it
+        meta["trained_on"] = {
+            "size": cfg.size,
+            "image_size": cfg.image_size,
+            "geometry": cfg.geometry,
+        }  # the checkpoint alone says it
         save_model(run_dir / "last", net, **meta)
         if acc > pos["best"]:
             save_model(run_dir / "best", net, **meta)
