@@ -73,6 +73,32 @@ def test_variants_stay_apart_in_tables_and_panels(tmp_path):
     assert (tmp_path / "p.png").stat().st_size > 1000
 
 
+def test_a_run_trained_with_another_recipe_is_not_reused(tmp_path):
+    """A finished run whose recorded config differs from the recipe (e.g. an older quick recipe)
+    is refused by name, and left as it is."""
+    import json
+
+    from locrnn.io import UserError
+    from locrnn.reproduce.figures import Run
+    from locrnn.reproduce.runner import ensure_trained
+
+    run = Run("locrnn", "mazes", 5, 0)
+    folder = ensure_trained(run, "smoke", tmp_path, log=lambda *a: None)
+    assert ensure_trained(run, "smoke", tmp_path, log=lambda *a: None) == folder  # same recipe: reused
+    cfg = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**cfg, "n_train": 7, "lr": 0.5}))
+    with pytest.raises(UserError, match=r"another recipe: lr=0.5 \(recipe: 0.002\), n_train=7"):
+        ensure_trained(run, "smoke", tmp_path, log=lambda *a: None)
+    assert (folder / "summary.json").is_file()
+
+
+def test_quick_fig1_compares_every_maze_model_on_the_same_data():
+    quick, paper = figure("fig1", scale="quick", task="mazes"), figure("fig1", task="mazes")
+    assert {r.model for r in quick.runs} == {r.model for r in paper.runs}
+    assert {r.difficulty for r in paper.runs} == {9, 11, 13} and {r.difficulty for r in quick.runs} == {9}
+    assert len({recipe(r, "quick").n_train for r in quick.runs}) == 1
+
+
 def test_a_finetuning_variant_trains_its_base_first_and_starts_from_it(tmp_path):
     from locrnn.reproduce.figures import VARIANTS, Run
     from locrnn.reproduce.runner import ensure_trained

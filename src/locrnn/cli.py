@@ -247,7 +247,7 @@ def _cmd_reproduce(args) -> None:
 
     names = list(FIGURES) if args.figure == "all" else [args.figure]
     for name in names:
-        fig = figure(name, seeds=args.seeds, task=args.task)
+        fig = figure(name, seeds=args.seeds, task=args.task, scale=args.scale)
         out = make_figure(fig, scale=args.scale, root=Path(args.root), n_test=args.n_test)
         print(f"{name}: {out / 'README.md'}")
 

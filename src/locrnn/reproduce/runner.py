@@ -18,8 +18,7 @@ from .figures import VARIANTS, Figure, Run
 
 SCALES = ("quick", "paper", "smoke")  # smoke: seconds-long runs that only check the plumbing
 QUICK_MAZES = {True: 16_000, False: 6_000}  # training mazes per quick run (headline runs get more)
-HEADLINE = {
-    ("mazes", 9, "locrnn"),
+HEADLINE = {  # besides every 9x9 run (Fig. 1 compares all models there: the same data for each)
     ("mazes", 11, "locrnn"),
     ("mazes", 11, "convgru"),
     ("mazes", 11, "rresnet36"),
@@ -45,6 +44,7 @@ def recipe(run: Run, scale: str) -> TrainConfig:
         cfg.model_args = {**cfg.model_args, "width": 8}
         return cfg
     headline = (run.task, run.difficulty, run.model) in HEADLINE or run.variant != "paper"
+    headline |= run.task == "mazes" and run.difficulty == 9
     cfg = make_config(preset, **common)
     if run.task == "mazes":  # a fixed number of fresh mazes (not a time budget): results do not depend on load
         cfg.model_args = {**cfg.model_args, "width": 32}
@@ -61,6 +61,8 @@ def run_folder(run: Run, scale: str, root: Path) -> Path:
 def ensure_trained(run: Run, scale: str, root: Path, log=print) -> Path:
     """The run's folder, training it first if needed (finished: skip; interrupted: resume)."""
     folder = run_folder(run, scale, root)
+    if (folder / "config.json").is_file():
+        _check_recipe(folder, recipe(run, scale))
     if (folder / "summary.json").is_file():
         return folder
     if (folder / "trainer_state.pt").is_file():
@@ -77,6 +79,20 @@ def ensure_trained(run: Run, scale: str, root: Path, log=print) -> Path:
     log(f"[{run.key}] training ({scale} scale)")
     train(cfg, argv=["locrnn", "reproduce", run.key, "--scale", scale], log=log)
     return folder
+
+
+_NOT_RECIPE = {"out", "name", "progress", "init_from", "device", "data_root", "compile"}  # where/how, not what
+
+
+def _check_recipe(folder: Path, cfg: TrainConfig) -> None:
+    """Refuse to reuse (or resume) a run trained with another recipe than ``cfg`` (e.g. an older
+    quick recipe): its numbers would not be this figure's."""
+    done = load_json(folder / "config.json")
+    want = {k: v for k, v in json.loads(json.dumps(dataclasses.asdict(cfg))).items() if k not in _NOT_RECIPE}
+    diff = sorted(k for k, v in want.items() if k in done and done[k] != v)
+    if diff:
+        got = ", ".join(f"{k}={done[k]!r} (recipe: {want[k]!r})" for k in diff)
+        raise UserError(f"{folder} was trained with another recipe: {got}; move it away to retrain it")
 
 
 def _cached(folder: Path, stem: str, params: dict, checkpoint: Path) -> list[dict] | None:
