@@ -3,6 +3,7 @@
 import csv
 
 import pytest
+import torch
 
 from locrnn.cli import main
 from locrnn.reproduce import FIGURES, figure, recipe
@@ -20,6 +21,27 @@ def test_every_figure_is_defined_and_its_models_exist():
             assert quick.n_train <= paper.n_train * paper.epochs and paper.time_budget is None
     with pytest.raises(ValueError, match="unknown figure"):
         figure("fig9")
+
+
+def test_every_run_of_every_figure_builds_from_its_recipe_at_every_scale():
+    """Presets are written for LocRNN (e.g. ``init``, a step count): every other model of a figure
+    still gets a recipe it can be built and called with."""
+    from locrnn.training.trainer import build_for
+
+    seen = set()
+    for name in FIGURES:
+        for run in figure(name).runs + figure(name, scale="quick").runs:
+            for scale in ("smoke", "quick", "paper"):
+                if (run.model, run.task, scale) in seen:
+                    continue
+                seen.add((run.model, run.task, scale))
+                cfg = recipe(run, scale)
+                model = build_for(cfg)
+                if not model.recurrent:
+                    assert cfg.steps is None, run
+                if scale == "smoke":
+                    assert torch.isfinite(model.eval()(torch.rand(2, 3, 48, 48))).all(), run
+    assert {m for m, t, _ in seen if t == "pathfinder"} >= {"convgru", "resnet18", "locrnn_no_s"}
 
 
 def test_fig4_smoke(tmp_path, capsys):

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..evaluation.extrapolation import sweep_checkpoint
 from ..evaluation.sweep import write_rows
 from ..io import UserError, load_json, save_json
+from ..models import get_entry
 from ..training.config import TrainConfig, make_config
 from ..training.trainer import train
 from .figures import VARIANTS, Figure, Run
@@ -29,6 +30,14 @@ HEADLINE = {  # besides every 9x9 run (Fig. 1 compares all models there: the sam
 
 def recipe(run: Run, scale: str) -> TrainConfig:
     """The training configuration of ``run`` at ``scale``."""
+    cfg = _recipe(run, scale)
+    cfg.model_args = _accepted(run.model, cfg.model_args)
+    if not get_entry(run.model).recurrent:  # the presets' step counts are for recurrent models
+        cfg.steps = None
+    return cfg
+
+
+def _recipe(run: Run, scale: str) -> TrainConfig:
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose quick or paper (or smoke for a plumbing check)")
     if run.variant not in VARIANTS:
@@ -52,6 +61,12 @@ def recipe(run: Run, scale: str) -> TrainConfig:
     cfg.n_val = min(cfg.n_val, 500)
     cfg.val_every = 60
     return cfg
+
+
+def _accepted(model: str, args: dict) -> dict:
+    """The preset's ``model_args`` that ``model`` takes: ``init`` (how L_0 and S_0 start, set by
+    the PathFinder CPU preset) is a LocRNN option; every model takes ``width``."""
+    return {k: v for k, v in args.items() if k != "init" or model.startswith("locrnn")}
 
 
 def run_folder(run: Run, scale: str, root: Path) -> Path:
