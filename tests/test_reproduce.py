@@ -119,6 +119,16 @@ def test_quick_fig1_compares_every_maze_model_on_the_same_data():
     assert {r.model for r in quick.runs} == {r.model for r in paper.runs}
     assert {r.difficulty for r in paper.runs} == {9, 11, 13} and {r.difficulty for r in quick.runs} == {9}
     assert len({recipe(r, "quick").n_train for r in quick.runs}) == 1
+    pf = figure("fig1", scale="quick", task="pathfinder")
+    assert {(r.difficulty, recipe(r, "quick").image_size) for r in pf.runs} == {(6, 48)}  # what the CPU preset learns
+
+
+def test_quick_pathfinder_extrapolation_trains_on_the_middle_length_and_tests_both_sides():
+    for name in ("fig3a", "fig3b"):
+        quick, paper = figure(name, scale="quick"), figure(name)
+        assert {r.difficulty for r in quick.runs} == {6} and {r.difficulty for r in paper.runs} == {14}
+    (sweep,) = figure("fig3a", scale="quick").sweeps
+    assert sweep.difficulties == (4, 6, 9) and figure("fig3a").sweeps[0].difficulties == (9, 14, 18)
 
 
 def test_a_finetuning_variant_trains_its_base_first_and_starts_from_it(tmp_path):

@@ -24,7 +24,6 @@ HEADLINE = {  # besides every 9x9 run (Fig. 1 compares all models there: the sam
     ("mazes", 11, "convgru"),
     ("mazes", 11, "rresnet36"),
     ("mazes", 11, "resnet36"),
-    ("pathfinder", 14, "locrnn"),
 }
 
 
