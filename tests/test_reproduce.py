@@ -167,3 +167,14 @@ def test_a_figure_can_be_restricted_to_one_task():
     assert figure("fig4", task="mazes") == figure("fig4")  # nothing to drop
     with pytest.raises(ValueError, match="no 'pathfinder' runs"):
         figure("fig4", task="pathfinder")
+
+
+def test_the_efficiency_table_reads_when_each_run_first_reached_each_level():
+    from locrnn.reproduce.report import _efficiency_table
+
+    eff = [
+        {"run": "fast", "images": n, "val_accuracy": a} for n, a in [(100, 0.5), (200, 0.75), (300, 0.85), (400, 0.8)]
+    ] + [{"run": "slow", "images": n, "val_accuracy": a} for n, a in [(100, 0.5), (200, 0.55), (300, 0.65)]]
+    lines = _efficiency_table(eff, levels=(0.7, 0.8))
+    assert lines[2].startswith("| fast | 200 | 300 | 85.0") and lines[2].endswith("| 300 |")
+    assert lines[3].startswith("| slow | not reached | not reached | 65.0")

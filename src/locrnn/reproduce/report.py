@@ -170,6 +170,21 @@ def _steps_table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _efficiency_table(eff: list[dict], levels: tuple[float, ...] = (0.6, 0.7, 0.8)) -> list[str]:
+    """Sample efficiency per run: training images seen when validation first reached each level."""
+    by: dict[str, list] = defaultdict(list)
+    for r in eff:
+        by[r["run"]].append((r["images"], r["val_accuracy"]))
+    head = " | ".join(f"images to {100 * v:.0f}%" for v in levels)
+    lines = [f"| run | {head} | best validation | after (images) |", "|---|" + "---|" * (len(levels) + 2)]
+    for run, pts in sorted(by.items()):
+        pts.sort()
+        first = [next((f"{n:,}" for n, a in pts if a >= v), "not reached") for v in levels]
+        best = max(pts, key=lambda p: (p[1], -p[0]))
+        lines.append(f"| {run} | {' | '.join(first)} | {fmt_pct(best[1]).strip()} | {best[0]:,} |")
+    return lines
+
+
 def write_report(
     fig: Figure,
     rows: list[dict],
@@ -193,11 +208,11 @@ def write_report(
         "",
     ]
     rows = label_variants(fig, rows)
-    if fig.kind == "bars":
+    if fig.kind in ("bars", "efficiency"):  # efficiency: the curves are efficiency.png
         plot_bars(rows, out / f"{fig.name}.png", fig.title)
     elif fig.kind == "steps" and len({r["model"] for r in rows}) > 1:
         plot_panels(rows, out / f"{fig.name}.png", fig.title)
-    elif fig.kind in ("steps", "efficiency", "predictions"):
+    elif fig.kind in ("steps", "predictions"):
         plot_sweep(rows, out / f"{fig.name}.png", title=fig.title)
     if fig.kind == "predictions":
         run = fig.runs[0]
@@ -214,6 +229,7 @@ def write_report(
         ]
     plot_efficiency(eff, out / "efficiency.png", f"{fig.name}: sample efficiency")
     md += ["## Measured", ""] + _steps_table(rows) + ["", "Sample efficiency: ![efficiency](efficiency.png)", ""]
+    md += _efficiency_table(eff) + [""]
     if halting:
         md += [
             "## With halting (rule prediction: each sample stops when its prediction is unchanged for 5 steps; "
