@@ -164,6 +164,11 @@ def test_a_figure_can_be_restricted_to_one_task():
     assert {r.task for r in full.runs} == {"mazes", "pathfinder"}
     assert {r.task for r in mazes.runs} == {"mazes"} and {s.run.task for s in mazes.sweeps} == {"mazes"}
     assert len(mazes.runs) == sum(r.task == "mazes" for r in full.runs) and "mazes only" in mazes.title
+    assert (full.folder, mazes.folder, mazes.command("quick")) == (
+        "fig1",
+        "fig1-mazes",
+        "locrnn reproduce fig1 --scale quick --task mazes",
+    )
     assert figure("fig4", task="mazes") == figure("fig4")  # nothing to drop
     with pytest.raises(ValueError, match="no 'pathfinder' runs"):
         figure("fig4", task="pathfinder")

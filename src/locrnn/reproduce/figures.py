@@ -96,6 +96,19 @@ class Figure:
     claims: tuple[str, ...]
     kind: str  # bars | steps | efficiency | predictions
     extra: dict = field(default_factory=dict)
+    task: str | None = None  # only this task's runs (``only_task``)
+
+    @property
+    def folder(self) -> str:
+        """Where its results go under ``results/``: one task's half gets its own folder."""
+        return self.name if self.task is None else f"{self.name}-{self.task}"
+
+    def command(self, scale: str) -> str:
+        return f"locrnn reproduce {self.name} --scale {scale}" + (f" --task {self.task}" if self.task else "")
+
+
+def _slash(values: tuple[int, ...]) -> str:
+    return "/".join(map(str, values))
 
 
 def _span(lo: int, hi: int) -> tuple[int, ...]:
@@ -118,7 +131,8 @@ def _figure(name: str, seeds: int, scale: str) -> Figure:
         runs += [Run(m, "pathfinder", d, k) for m in PF_MODELS for d in lengths for k in s]
         return Figure(
             "fig1",
-            "Accuracy of every model on Mazes 9/11/13 and PathFinder 9/14/18 (trained and tested on each)",
+            f"Accuracy of every model on Mazes {_slash(sizes)} and PathFinder {_slash(lengths)} "
+            "(trained and tested on each)",
             tuple(runs),
             tuple(Sweep(r, (r.difficulty,)) for r in runs),
             (
@@ -152,7 +166,7 @@ def _figure(name: str, seeds: int, scale: str) -> Figure:
         runs = [Run("locrnn", "pathfinder", medium, k) for k in s]
         return Figure(
             "fig3a",
-            "PathFinder extrapolation: LocRNN trained on PathFinder-14, tested on 9 and 18 by steps",
+            f"PathFinder extrapolation: LocRNN trained on PathFinder-{medium}, tested on {_slash(tests)} by steps",
             tuple(runs),
             tuple(Sweep(r, tests, _span(1, 24)) for r in runs),
             (
@@ -165,7 +179,7 @@ def _figure(name: str, seeds: int, scale: str) -> Figure:
         runs = [Run(m, "pathfinder", medium, k) for m in ABLATIONS for k in range(max(seeds, 1))]
         return Figure(
             "fig3b",
-            "LocRNN ablations on PathFinder-14: accuracy and sample efficiency",
+            f"LocRNN ablations on PathFinder-{medium}: accuracy and sample efficiency",
             tuple(runs),
             tuple(Sweep(r, (14,)) for r in runs),
             (
@@ -237,7 +251,7 @@ def only_task(fig: Figure, task: str | None) -> Figure:
     if len(runs) == len(fig.runs):
         return fig
     sweeps = tuple(sw for sw in fig.sweeps if sw.run.task == task)
-    return dataclasses.replace(fig, title=f"{fig.title} [{task} only]", runs=runs, sweeps=sweeps)
+    return dataclasses.replace(fig, title=f"{fig.title} [{task} only]", runs=runs, sweeps=sweeps, task=task)
 
 
 LONG_VARIANTS = ("paper", "longreach", "fixedpoint", "contractive")  # stability-long; the last on every size

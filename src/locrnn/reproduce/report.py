@@ -199,21 +199,21 @@ def write_report(
 ) -> None:
     how = "; redrawn since from the cached runs and sweeps" if redrawn else ""
     md = [
-        f"# {fig.name}: {fig.title}",
+        f"# {fig.folder}: {fig.title}",
         "",
-        f"Scale: **{scale}** (`locrnn reproduce {fig.name} --scale {scale}`); this page took "
+        f"Scale: **{scale}** (`{fig.command(scale)}`); this page took "
         f"{seconds / 60:.1f} min to make (training that already existed was reused{how}).",
         "",
-        f"![{fig.name}]({fig.name}.png)",
+        f"![{fig.name}]({fig.folder}.png)",
         "",
     ]
     rows = label_variants(fig, rows)
     if fig.kind in ("bars", "efficiency"):  # efficiency: the curves are efficiency.png
-        plot_bars(rows, out / f"{fig.name}.png", fig.title)
+        plot_bars(rows, out / f"{fig.folder}.png", fig.title)
     elif fig.kind == "steps" and len({r["model"] for r in rows}) > 1:
-        plot_panels(rows, out / f"{fig.name}.png", fig.title)
+        plot_panels(rows, out / f"{fig.folder}.png", fig.title)
     elif fig.kind in ("steps", "predictions"):
-        plot_sweep(rows, out / f"{fig.name}.png", title=fig.title)
+        plot_sweep(rows, out / f"{fig.folder}.png", title=fig.title)
     if fig.kind == "predictions":
         run = fig.runs[0]
         activity = plot_predictions(folders[run.key], out / "predictions.png", fig.extra["steps"], run.difficulty)
@@ -227,7 +227,7 @@ def write_report(
             "| " + " | ".join(f"{a:.2f}" for a in activity) + " |",
             "",
         ]
-    plot_efficiency(eff, out / "efficiency.png", f"{fig.name}: sample efficiency")
+    plot_efficiency(eff, out / "efficiency.png", f"{fig.folder}: sample efficiency")
     md += ["## Measured", ""] + _steps_table(rows) + ["", "Sample efficiency: ![efficiency](efficiency.png)", ""]
     md += _efficiency_table(eff) + [""]
     if halting:

@@ -155,7 +155,7 @@ def make_figure(
     from .report import write_report
 
     start = time.time()
-    out = root / fig.name
+    out = root / fig.folder
     n = n_test or {"quick": 500, "paper": 10_000, "smoke": 16}[scale]
     folders: dict[str, Path] = {}
     worked = False  # did this call train or sweep anything (else: a redraw from cached results)
