@@ -183,3 +183,28 @@ def test_the_efficiency_table_reads_when_each_run_first_reached_each_level():
     lines = _efficiency_table(eff, levels=(0.7, 0.8))
     assert lines[2].startswith("| fast | 200 | 300 | 85.0") and lines[2].endswith("| 300 |")
     assert lines[3].startswith("| slow | not reached | not reached | 65.0")
+
+
+def test_a_run_another_live_process_is_training_is_refused_and_a_stale_lock_is_taken_over(tmp_path):
+    import subprocess
+
+    from locrnn.io import UserError
+    from locrnn.reproduce.figures import Run
+    from locrnn.reproduce.runner import ensure_trained, run_folder
+
+    run = Run("locrnn", "mazes", 5, 0)
+    folder = run_folder(run, "smoke", tmp_path)
+    lock = folder.with_name(f".{folder.name}.lock")
+    lock.parent.mkdir(parents=True)
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        lock.write_text(str(other.pid))
+        with pytest.raises(UserError, match=f"being trained by process {other.pid}"):
+            ensure_trained(run, "smoke", tmp_path, log=lambda *a: None)
+        assert lock.is_file() and not folder.exists()  # the other process's lock and files stay
+    finally:
+        other.kill()
+        other.wait()
+    assert ensure_trained(run, "smoke", tmp_path, log=lambda *a: None) == folder  # its process is gone
+    assert (folder / "summary.json").is_file() and not lock.exists()
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no lock files left

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..evaluation.extrapolation import sweep_checkpoint
@@ -73,26 +75,77 @@ def run_folder(run: Run, scale: str, root: Path) -> Path:
 
 
 def ensure_trained(run: Run, scale: str, root: Path, log=print) -> Path:
-    """The run's folder, training it first if needed (finished: skip; interrupted: resume)."""
+    """The run's folder, training it first if needed (finished: skip; interrupted: resume).
+    Two commands that need the same run do not both train it: the second one is refused."""
     folder = run_folder(run, scale, root)
     if (folder / "config.json").is_file():
         _check_recipe(folder, recipe(run, scale))
     if (folder / "summary.json").is_file():
         return folder
-    if (folder / "trainer_state.pt").is_file():
-        log(f"[{run.key}] resuming")
-        train(None, resume=folder)
-        return folder
-    if folder.exists():  # died before its first checkpoint: nothing to keep
-        shutil.rmtree(folder)
-    cfg = recipe(run, scale)
-    cfg.out, cfg.name = str(folder.parent), folder.name
-    base = VARIANTS[run.variant].get("finetune")
-    if base:  # a fine-tuning variant starts from another variant's trained weights
-        cfg.init_from = str(ensure_trained(dataclasses.replace(run, variant=base), scale, root, log) / "best")
-    log(f"[{run.key}] training ({scale} scale)")
-    train(cfg, argv=["locrnn", "reproduce", run.key, "--scale", scale], log=log)
+    with _claim(folder):
+        if (folder / "trainer_state.pt").is_file():
+            log(f"[{run.key}] resuming")
+            train(None, resume=folder)
+            return folder
+        if folder.exists():  # died before its first checkpoint: nothing to keep
+            shutil.rmtree(folder)
+        cfg = recipe(run, scale)
+        cfg.out, cfg.name = str(folder.parent), folder.name
+        base = VARIANTS[run.variant].get("finetune")
+        if base:  # a fine-tuning variant starts from another variant's trained weights
+            cfg.init_from = str(ensure_trained(dataclasses.replace(run, variant=base), scale, root, log) / "best")
+        log(f"[{run.key}] training ({scale} scale)")
+        train(cfg, argv=["locrnn", "reproduce", run.key, "--scale", scale], log=log)
     return folder
+
+
+@contextmanager
+def _claim(folder: Path):
+    """Hold ``folder``'s training lock (``.<name>.lock`` beside it, with the owner's pid) while
+    the body runs; refuse if a live process holds it, take over a lock whose process is gone.
+    Under torchrun only rank 0 takes it (every rank trains the same run together)."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        yield
+        return
+    lock = folder.with_name(f".{folder.name}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    mine = lock.with_name(f"{lock.name}.{os.getpid()}")
+    mine.write_text(str(os.getpid()))  # linked into place whole: a lock never lacks its pid
+    try:
+        for attempt in range(2):
+            try:
+                os.link(mine, lock)
+                break
+            except FileExistsError:
+                pid = _owner(lock)
+                if attempt or (pid is not None and _alive(pid)):
+                    raise UserError(
+                        f"{folder} is being trained by process {pid} ({lock}); wait for it or stop it"
+                    ) from None
+                lock.unlink(missing_ok=True)  # its process is gone
+    finally:
+        mine.unlink(missing_ok=True)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _owner(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 _NOT_RECIPE = {"out", "name", "progress", "init_from", "device", "data_root", "compile"}  # where/how, not what
