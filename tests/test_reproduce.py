@@ -1,6 +1,7 @@
 """`locrnn reproduce` end to end at smoke scale: trains, skips finished runs, sweeps, reports."""
 
 import csv
+import json
 
 import pytest
 import torch
@@ -63,7 +64,13 @@ def test_fig4_smoke(tmp_path, capsys):
     assert main(["reproduce", "fig4", "--scale", "smoke", "--root", str(tmp_path), "--n-test", "8"]) == 0
     assert swept.stat().st_mtime != swept_at  # other parameters: swept again
     assert "redrawn since" not in (out / "README.md").read_text()
+    swept_at = swept.stat().st_mtime
+    assert main(["reproduce", "fig4", "--scale", "smoke", "--root", str(tmp_path)]) == 0  # a redraw keeps n = 8
+    assert swept.stat().st_mtime == swept_at and "redrawn since" in (out / "README.md").read_text()
+    assert all(r["n"] == 8 for r in json.loads(swept.read_text()))
     assert "The paper's claims" in (out / "README.md").read_text()
+    seconds = json.loads((run / "summary.json").read_text())["seconds"]
+    assert f"Training its 1 run took {seconds / 60:.1f} min in all" in (out / "README.md").read_text()
 
 
 def test_variants_stay_apart_in_tables_and_panels(tmp_path):
@@ -129,6 +136,7 @@ def test_quick_pathfinder_extrapolation_trains_on_the_middle_length_and_tests_bo
         assert {r.difficulty for r in quick.runs} == {6} and {r.difficulty for r in paper.runs} == {14}
     (sweep,) = figure("fig3a", scale="quick").sweeps
     assert sweep.difficulties == (4, 6, 9) and figure("fig3a").sweeps[0].difficulties == (9, 14, 18)
+    assert {sw.difficulties for sw in figure("fig3b", scale="quick").sweeps} == {(6,)}  # tested where trained
 
 
 def test_a_finetuning_variant_trains_its_base_first_and_starts_from_it(tmp_path):

@@ -181,7 +181,7 @@ def _figure(name: str, seeds: int, scale: str) -> Figure:
             "fig3b",
             f"LocRNN ablations on PathFinder-{medium}: accuracy and sample efficiency",
             tuple(runs),
-            tuple(Sweep(r, (14,)) for r in runs),
+            tuple(Sweep(r, (r.difficulty,)) for r in runs),
             (
                 "Without S (interneurons) LocRNN converges in 1 of 3 seeds, 38% less sample efficient.",
                 "Without S but with L twice as wide: 2 of 3 seeds converge.",

@@ -10,7 +10,7 @@ import torch
 
 from ..checkpoint import load_model
 from ..evaluation.sweep import fmt_pct
-from ..io import atomic_path
+from ..io import atomic_path, load_json
 from ..plots import plot_sweep, plt
 from ..training.tasks import get_task
 from .figures import Figure
@@ -198,11 +198,14 @@ def write_report(
     redrawn: bool = False,
 ) -> None:
     how = "; redrawn since from the cached runs and sweeps" if redrawn else ""
+    trained = [load_json(Path(f) / "summary.json") for f in folders.values()]
     md = [
         f"# {fig.folder}: {fig.title}",
         "",
         f"Scale: **{scale}** (`{fig.command(scale)}`); this page took "
-        f"{seconds / 60:.1f} min to make (training that already existed was reused{how}).",
+        f"{seconds / 60:.1f} min to make (training that already existed was reused{how}). "
+        f"Training its {len(trained)} run{'s' * (len(trained) > 1)} took {sum(t['seconds'] for t in trained) / 60:.1f} "
+        "min in all (each run's `summary.json`, whenever and by whichever command it was trained).",
         "",
         f"![{fig.name}]({fig.folder}.png)",
         "",

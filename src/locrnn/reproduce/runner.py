@@ -209,7 +209,10 @@ def make_figure(
 
     start = time.time()
     out = root / fig.folder
-    n = n_test or {"quick": 500, "paper": 10_000, "smoke": 16}[scale]
+    timing = out / "timing.json"
+    made = load_json(timing) if timing.is_file() else {}
+    # test samples: as asked, else as the page was made with (a redraw does not re-sweep), else by scale
+    n = n_test or made.get("n_test") or {"quick": 500, "paper": 10_000, "smoke": 16}[scale]
     folders: dict[str, Path] = {}
     worked = False  # did this call train or sweep anything (else: a redraw from cached results)
     for run in fig.runs:
@@ -251,10 +254,9 @@ def make_figure(
     eff = [e for run in fig.runs for e in efficiency_rows(run, folders[run.key])]
     write_rows(eff, out, stem="efficiency")
     seconds, redrawn = time.time() - start, False
-    timing = out / "timing.json"
-    if not worked and timing.is_file():  # keep the time it took to make, not to redraw
-        seconds, redrawn = float(load_json(timing)["seconds"]), True
+    if not worked and "seconds" in made:  # keep the time it took to make, not to redraw
+        seconds, redrawn = float(made["seconds"]), True
     else:
-        save_json(timing, {"seconds": round(seconds, 1)})
+        save_json(timing, {"seconds": round(seconds, 1), "n_test": n})
     write_report(fig, rows, eff, out, folders=folders, scale=scale, seconds=seconds, halting=halting, redrawn=redrawn)
     return out
