@@ -77,9 +77,9 @@ def run_folder(run: Run, scale: str, root: Path) -> Path:
 def ensure_trained(run: Run, scale: str, root: Path, log=print) -> Path:
     """The run's folder, training it first if needed (finished: skip; interrupted: resume).
     Two commands that need the same run do not both train it: the second one is refused."""
-    folder = run_folder(run, scale, root)
+    folder, cfg = run_folder(run, scale, root), recipe(run, scale)
     if (folder / "config.json").is_file():
-        _check_recipe(folder, recipe(run, scale))
+        _check_recipe(folder, cfg)
     if (folder / "summary.json").is_file():
         return folder
     with _claim(folder):
@@ -89,7 +89,6 @@ def ensure_trained(run: Run, scale: str, root: Path, log=print) -> Path:
             return folder
         if folder.exists():  # died before its first checkpoint: nothing to keep
             shutil.rmtree(folder)
-        cfg = recipe(run, scale)
         cfg.out, cfg.name = str(folder.parent), folder.name
         base = VARIANTS[run.variant].get("finetune")
         if base:  # a fine-tuning variant starts from another variant's trained weights
