@@ -216,3 +216,22 @@ def test_a_run_another_live_process_is_training_is_refused_and_a_stale_lock_is_t
     assert ensure_trained(run, "smoke", tmp_path, log=lambda *a: None) == folder  # its process is gone
     assert (folder / "summary.json").is_file() and not lock.exists()
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no lock files left
+
+
+def test_one_run_trains_by_its_name_and_its_folder_records_a_command_that_does_so(tmp_path, capsys):
+    from locrnn.reproduce import find_run
+
+    assert find_run("pathfinder6-convgru-s0", scale="quick").model == "convgru"
+    with pytest.raises(ValueError, match="unknown figure or run 'pathfinder6-nosuch-s0'"):
+        find_run("pathfinder6-nosuch-s0", scale="quick")
+    root = str(tmp_path)
+    assert main(["reproduce", "mazes11-locrnn-s0", "--scale", "smoke", "--root", root]) == 0
+    run = tmp_path / "runs" / "smoke" / "mazes11-locrnn-s0"
+    assert (run / "summary.json").is_file() and not (tmp_path / "fig4").exists()
+    recorded = (run / "command.txt").read_text().split()
+    assert recorded[:2] == ["locrnn", "reproduce"]
+    stamp = (run / "summary.json").stat().st_mtime
+    assert main(recorded[1:] + ["--root", root]) == 0  # the recorded command is valid: finds it finished
+    assert (run / "summary.json").stat().st_mtime == stamp
+    assert main(["reproduce", "mazes11-nosuch-s0", "--scale", "smoke", "--root", root]) == 2
+    assert "unknown figure or run 'mazes11-nosuch-s0'" in capsys.readouterr().err

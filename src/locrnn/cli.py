@@ -93,7 +93,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("reproduce", help="train, sweep and report the paper's figures")
     r.add_argument(
-        "figure", help="fig1, fig2, fig3a, fig3b, fig4, fig7, all, or stability / stability-long (beyond the paper)"
+        "figure",
+        help="fig1, fig2, fig3a, fig3b, fig4, fig7, all, or stability / stability-long (beyond the paper); "
+        "or one run's name (e.g. pathfinder6-convgru-s0) to train just that run",
     )
     r.add_argument(
         "--scale",
@@ -243,8 +245,12 @@ def _cmd_sweep(args) -> None:
 
 
 def _cmd_reproduce(args) -> None:
-    from .reproduce import FIGURES, figure, make_figure
+    from .reproduce import EXPERIMENTS, FIGURES, ensure_trained, figure, find_run, make_figure
 
+    if args.figure != "all" and args.figure not in EXPERIMENTS:  # one run, by name
+        run = find_run(args.figure, scale=args.scale, seeds=args.seeds)
+        print(f"{run.key}: {ensure_trained(run, args.scale, Path(args.root))}")
+        return
     names = list(FIGURES) if args.figure == "all" else [args.figure]
     for name in names:
         fig = figure(name, seeds=args.seeds, task=args.task, scale=args.scale)

@@ -254,6 +254,19 @@ def only_task(fig: Figure, task: str | None) -> Figure:
     return dataclasses.replace(fig, title=f"{fig.title} [{task} only]", runs=runs, sweeps=sweeps, task=task)
 
 
+def find_run(key: str, scale: str = "paper", seeds: int = 1) -> Run:
+    """The run called ``key`` (e.g. ``pathfinder6-convgru-s0``) in any experiment at ``scale``;
+    ``locrnn reproduce KEY`` trains just that run, so several can train side by side."""
+    for name in EXPERIMENTS:
+        for run in _figure(name, max(seeds, 1), scale).runs:
+            if run.key == key:
+                return run
+    raise ValueError(
+        f"unknown figure or run {key!r}; choose one of: {', '.join(EXPERIMENTS)}, all, "
+        f"or a run's name at --scale {scale} (e.g. {_figure('fig1', 1, scale).runs[0].key})"
+    )
+
+
 LONG_VARIANTS = ("paper", "longreach", "fixedpoint", "contractive")  # stability-long; the last on every size
 FIGURES = ("fig1", "fig2", "fig3a", "fig3b", "fig4", "fig7")
 EXPERIMENTS = FIGURES + ("stability", "stability-long")
