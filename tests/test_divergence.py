@@ -4,6 +4,7 @@ from which its outputs stop being finite, keeps going to the last step, and the 
 import csv
 
 import matplotlib.pyplot as plt
+import pytest
 import torch
 
 from locrnn.checkpoint import save_model
@@ -55,3 +56,16 @@ def test_sweep_records_the_onset_of_non_finite_outputs_and_keeps_going(tmp_path,
     assert any(t.get_text() == f"non-finite from {onset}" for t in ax.texts)
     plt.close(fig)
     assert (tmp_path / "sweep.png").stat().st_size > 1000
+
+
+def test_a_feed_forward_sweep_is_drawn_as_labelled_lines_without_an_empty_legend():
+    rows = [
+        {"model": "resnet18", "task": "pathfinder", "difficulty": d, "steps": None, "accuracy": a}
+        for d, a in ((6, 0.87), (9, 0.6))
+    ]
+    fig = sweep_figure(rows)
+    ax = fig.axes[0]
+    assert ax.get_legend() is None
+    assert {t.get_text() for t in ax.texts} == {" resnet18 6", " resnet18 9"}
+    assert sorted(ln.get_ydata()[0] for ln in ax.get_lines()) == pytest.approx([60, 87])
+    plt.close(fig)

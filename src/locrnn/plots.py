@@ -71,7 +71,8 @@ def sweep_figure(rows: list[dict], *, title: str = ""):
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(-2, 102)
     ax.grid(alpha=0.3)
-    ax.legend(title="difficulty", fontsize=8)
+    if curves:  # a feed-forward model alone has only its dashed lines, labelled in place
+        ax.legend(title="difficulty", fontsize=8)
     if title:
         ax.set_title(title)
     fig.tight_layout()
