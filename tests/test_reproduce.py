@@ -97,7 +97,8 @@ def test_variants_stay_apart_in_tables_and_panels(tmp_path):
     labelled = label_variants(fig, rows)
     assert {r["model"] for r in labelled} == {"locrnn", "locrnn (penalty)"}
     table = "\n".join(_steps_table(labelled))
-    assert "| locrnn (penalty) | 9 | 13 |  90.0 (T=15)" in table and "| locrnn | 9 | 13 |  50.0 (T=15)" in table
+    assert "| mazes | locrnn (penalty) | 9 | 13 |  90.0 (T=15)" in table
+    assert "| mazes | locrnn | 9 | 13 |  50.0 (T=15)" in table
     plot_panels(labelled, tmp_path / "p.png", "t")
     assert (tmp_path / "p.png").stat().st_size > 1000
 
@@ -235,3 +236,25 @@ def test_one_run_trains_by_its_name_and_its_folder_records_a_command_that_does_s
     assert (run / "summary.json").stat().st_mtime == stamp
     assert main(["reproduce", "mazes11-nosuch-s0", "--scale", "smoke", "--root", root]) == 2
     assert "unknown figure or run 'mazes11-nosuch-s0'" in capsys.readouterr().err
+
+
+def test_the_table_keeps_tasks_apart_when_a_model_is_trained_on_the_same_difficulty_of_both():
+    """Paper-scale Fig. 1 trains LocRNN on mazes 9 (15 steps) and PathFinder 9 (another T)."""
+    from locrnn.reproduce.report import _steps_table
+
+    rows = [
+        {
+            "task": task,
+            "model": "locrnn",
+            "trained_on": 9,
+            "difficulty": 9,
+            "steps": s,
+            "trained_steps": t,
+            "accuracy": a,
+        }
+        for task, t, a in (("mazes", 15, 0.8), ("pathfinder", 6, 0.7))
+        for s in (t, 20)
+    ]
+    table = "\n".join(_steps_table(rows))
+    assert "| mazes | locrnn | 9 | 9 |  80.0 (T=15) |" in table
+    assert "| pathfinder | locrnn | 9 | 9 |  70.0 (T=6) |" in table

@@ -31,9 +31,13 @@ def _save(fig, path: Path) -> None:
 
 
 def plot_bars(rows: list[dict], path: Path, title: str) -> None:
+    """Accuracy per model and difficulty, one panel per task; a model keeps its colour in every
+    panel, each bar carries its value, and the legend sits beside the panel (never over a bar)."""
     acc = _mean_acc(rows)
     tasks = sorted({k[1] for k in acc})
-    fig, axes = plt.subplots(len(tasks), 1, figsize=(9, 3.6 * len(tasks)), squeeze=False)
+    every = sorted({k[0] for k in acc})
+    colour = {m: plt.get_cmap("tab20")(i % 20) for i, m in enumerate(every)}
+    fig, axes = plt.subplots(len(tasks), 1, figsize=(10, 3.6 * len(tasks)), squeeze=False)
     for ax, task in zip(axes[:, 0], tasks):
         models = sorted({k[0] for k in acc if k[1] == task})
         diffs = sorted({k[3] for k in acc if k[1] == task})
@@ -43,12 +47,13 @@ def plot_bars(rows: list[dict], path: Path, title: str) -> None:
                 100 * next((v for k, v in acc.items() if k[0] == m and k[1] == task and k[3] == d), np.nan)
                 for d in diffs
             ]
-            ax.bar(np.arange(len(diffs)) + i * w, vals, w, label=m)
+            bars = ax.bar(np.arange(len(diffs)) + i * w, vals, w, label=m, color=colour[m])
+            ax.bar_label(bars, fmt="%.0f", fontsize=6, padding=1)
         ax.set_xticks(np.arange(len(diffs)) + 0.4 - w / 2, [str(d) for d in diffs])
         ax.set_ylabel("accuracy (%)")
         ax.set_title(f"{task}")
-        ax.set_ylim(0, 100)
-        ax.legend(fontsize=7, ncol=4)
+        ax.set_ylim(0, 105)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(title, fontsize=9)
     _save(fig, path)
 
@@ -146,26 +151,29 @@ def label_variants(fig: Figure, rows: list[dict]) -> list[dict]:
 
 
 def _steps_table(rows: list[dict]) -> list[str]:
+    """One line per (task, model, trained-on, tested-on): accuracy at the trained steps and at best."""
     by: dict[tuple, dict] = defaultdict(dict)
     for r in rows:
-        by[(r["model"], r["trained_on"], r["difficulty"])].setdefault(r["steps"], []).append(r["accuracy"])
+        key = (r["task"], r["model"], r["trained_on"], r["difficulty"])
+        by[key].setdefault(r["steps"], []).append(r["accuracy"])
     lines = [
-        "| model | trained on | tested on | acc @ trained steps | best steps | acc @ best | acc @ max steps |",
-        "|---|---|---|---|---|---|---|",
+        "| task | model | trained on | tested on | acc @ trained steps | best steps | acc @ best | acc @ max steps |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    trained = {(r["model"], r["trained_on"]): r["trained_steps"] for r in rows}
-    for (m, tr, d), res in sorted(by.items(), key=lambda kv: (kv[0][0], kv[0][1], float(kv[0][2]))):
+    trained = {(r["task"], r["model"], r["trained_on"]): r["trained_steps"] for r in rows}
+    for (task, m, tr, d), res in sorted(by.items(), key=lambda kv: (*kv[0][:3], float(kv[0][3]))):
         acc = {k: float(np.mean(v)) for k, v in res.items()}
         if None in acc or "" in acc:
             v = acc.get(None, acc.get(""))
-            lines.append(f"| {m} | {tr} | {d} | {fmt_pct(v)} (feed-forward) | - | - | - |")
+            lines.append(f"| {task} | {m} | {tr} | {d} | {fmt_pct(v)} (feed-forward) | - | - | - |")
             continue
-        t = trained[(m, tr)]
+        t = trained[(task, m, tr)]
         best = max(acc, key=lambda k: (acc[k], -k))
         top = max(acc)
         at_t = fmt_pct(acc[t]) if t in acc else "-"
         lines.append(
-            f"| {m} | {tr} | {d} | {at_t} (T={t}) | {best} | {fmt_pct(acc[best])} | {fmt_pct(acc[top])} (t={top}) |"
+            f"| {task} | {m} | {tr} | {d} | {at_t} (T={t}) | {best} | {fmt_pct(acc[best])} | "
+            f"{fmt_pct(acc[top])} (t={top}) |"
         )
     return lines
 
