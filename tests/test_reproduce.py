@@ -258,3 +258,27 @@ def test_the_table_keeps_tasks_apart_when_a_model_is_trained_on_the_same_difficu
     table = "\n".join(_steps_table(rows))
     assert "| mazes | locrnn | 9 | 9 |  80.0 (T=15) |" in table
     assert "| pathfinder | locrnn | 9 | 9 |  70.0 (T=6) |" in table
+
+
+def test_runs_train_side_by_side_in_their_own_processes_and_the_figure_then_reuses_them(tmp_path, capsys):
+    root = tmp_path / "r"
+    assert main(["reproduce", "fig7", "--scale", "smoke", "--root", str(root), "--jobs", "2"]) == 0
+    runs = root / "runs" / "smoke"
+    for key in ("mazes11-locrnn-s0", "mazes11-convgru-s0"):
+        assert (runs / key / "summary.json").is_file()
+        out = (runs / f".{key}.out").read_text()  # each was trained by its own process
+        assert f"{key}: {runs / key}" in out, out[-500:]
+    assert (root / "fig7" / "README.md").is_file()
+    assert "2 runs, 2 at a time" in capsys.readouterr().err
+    assert main(["reproduce", "fig7", "--scale", "smoke", "--root", str(root), "--jobs", "0"]) == 2
+
+
+def test_a_finetuning_run_waits_for_its_base_run_when_runs_train_side_by_side():
+    from locrnn.reproduce import Run
+    from locrnn.reproduce.parallel import next_ready
+
+    base, tuned, other = (Run("locrnn", "mazes", 9, 0, v) for v in ("fixedpoint", "contractive", "paper"))
+    assert next_ready([tuned, base, other], set()) == base
+    assert next_ready([tuned, other], {base}) == other  # its base is being trained: not yet
+    assert next_ready([tuned], {base}) is None
+    assert next_ready([tuned], {other}) == tuned  # its base is finished

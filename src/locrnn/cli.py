@@ -109,6 +109,12 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--task", choices=["mazes", "pathfinder"], default=None, help="only this task's runs (fig1 has both halves)"
     )
+    r.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="train this many missing runs side by side, each in its own process with its share of the cores",
+    )
 
     mo = sub.add_parser("models", help="list the model zoo")
     mo.add_argument("--task", default=None)
@@ -246,14 +252,20 @@ def _cmd_sweep(args) -> None:
 
 def _cmd_reproduce(args) -> None:
     from .reproduce import EXPERIMENTS, FIGURES, ensure_trained, figure, find_run, make_figure
+    from .reproduce.parallel import train_side_by_side
 
     if args.figure != "all" and args.figure not in EXPERIMENTS:  # one run, by name
         run = find_run(args.figure, scale=args.scale, seeds=args.seeds)
         print(f"{run.key}: {ensure_trained(run, args.scale, Path(args.root))}")
         return
     names = list(FIGURES) if args.figure == "all" else [args.figure]
-    for name in names:
-        fig = figure(name, seeds=args.seeds, task=args.task, scale=args.scale)
+    if args.figure == "all" and args.task:  # every figure that has runs of that task
+        names = [n for n in names if any(r.task == args.task for r in figure(n, scale=args.scale).runs)]
+    figs = [figure(name, seeds=args.seeds, task=args.task, scale=args.scale) for name in names]
+    if args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
+    train_side_by_side([r for fig in figs for r in fig.runs], args.scale, Path(args.root), args.jobs)
+    for name, fig in zip(names, figs):
         out = make_figure(fig, scale=args.scale, root=Path(args.root), n_test=args.n_test)
         print(f"{name}: {out / 'README.md'}")
 
