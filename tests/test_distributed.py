@@ -161,3 +161,19 @@ def test_shards_partition_the_global_batch():
         assert len(a[0]) == len(b[0]) == 4
     with pytest.raises(ValueError, match="not divisible by 3 processes"):
         BatchLoader(data, 8, world=3)
+
+
+def test_reproduce_trains_a_figures_runs_under_torchrun_and_rank_0_reports(tmp_path):
+    """Several runs in one torchrun command share one process group (a second group in one
+    process hangs under gloo); rank 0 alone sweeps and writes the page."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    if sys.platform.startswith("linux"):
+        env.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    cmd += ["-m", "locrnn", "reproduce", "fig7", "--scale", "smoke", "--root", str(tmp_path)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for key in ("mazes11-locrnn-s0", "mazes11-convgru-s0"):
+        assert (tmp_path / "runs" / "smoke" / key / "summary.json").is_file()
+        assert proc.stdout.count(f"[{key}] training") == 1  # logged once, by rank 0
+    assert (tmp_path / "fig7" / "fig7.png").is_file() and proc.stdout.count("fig7: ") == 1

@@ -4,6 +4,7 @@ arguments or prints for people; user errors become one line on stderr and exit c
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -253,20 +254,30 @@ def _cmd_sweep(args) -> None:
 def _cmd_reproduce(args) -> None:
     from .reproduce import EXPERIMENTS, FIGURES, ensure_trained, figure, find_run, make_figure
     from .reproduce.parallel import train_side_by_side
+    from .reproduce.runner import train_under_torchrun
 
+    root, distributed = Path(args.root), int(os.environ.get("WORLD_SIZE", "1")) > 1
     if args.figure != "all" and args.figure not in EXPERIMENTS:  # one run, by name
         run = find_run(args.figure, scale=args.scale, seeds=args.seeds)
-        print(f"{run.key}: {ensure_trained(run, args.scale, Path(args.root))}")
+        if distributed:
+            train_under_torchrun([run], args.scale, root)
+        else:
+            print(f"{run.key}: {ensure_trained(run, args.scale, root)}")
         return
     names = list(FIGURES) if args.figure == "all" else [args.figure]
     if args.figure == "all" and args.task:  # every figure that has runs of that task
         names = [n for n in names if any(r.task == args.task for r in figure(n, scale=args.scale).runs)]
     figs = [figure(name, seeds=args.seeds, task=args.task, scale=args.scale) for name in names]
+    runs = [r for fig in figs for r in fig.runs]
     if args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
-    train_side_by_side([r for fig in figs for r in fig.runs], args.scale, Path(args.root), args.jobs)
+    if distributed:  # all processes train every run together; rank 0 alone then sweeps and reports
+        if not train_under_torchrun(runs, args.scale, root):
+            return
+    else:
+        train_side_by_side(runs, args.scale, root, args.jobs)
     for name, fig in zip(names, figs):
-        out = make_figure(fig, scale=args.scale, root=Path(args.root), n_test=args.n_test)
+        out = make_figure(fig, scale=args.scale, root=root, n_test=args.n_test)
         print(f"{name}: {out / 'README.md'}")
 
 

@@ -16,6 +16,7 @@ from ..evaluation.sweep import write_rows
 from ..io import UserError, load_json, save_json
 from ..models import get_entry
 from ..training.config import TrainConfig, make_config
+from ..training.runtime import setup, teardown
 from ..training.trainer import train
 from .figures import VARIANTS, Figure, Run
 
@@ -96,6 +97,21 @@ def ensure_trained(run: Run, scale: str, root: Path, log=print) -> Path:
         log(f"[{run.key}] training ({scale} scale)")
         train(cfg, argv=["locrnn", "reproduce", run.key, "--scale", scale], log=log)
     return folder
+
+
+def train_under_torchrun(runs: list[Run], scale: str, root: Path, log=print) -> bool:
+    """Under ``torchrun``: every process trains each unfinished run of ``runs`` together, in one
+    process group for the whole command (gloo cannot join a second group in one process: a
+    group per run hung the second run). Returns whether this process goes on to sweep and
+    report: rank 0 does, the others are done once every run is trained."""
+    import torch.distributed as dist
+
+    rt = setup(recipe(runs[0], scale).device)
+    for run in dict.fromkeys(runs):
+        ensure_trained(run, scale, root, log if rt.main else (lambda *_: None))
+        dist.barrier()  # rank 0 has written the run's summary before any process looks at the next
+    teardown(rt)
+    return rt.main
 
 
 @contextmanager
