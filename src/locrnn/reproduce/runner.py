@@ -103,7 +103,7 @@ def train_under_torchrun(runs: list[Run], scale: str, root: Path, log=print) -> 
     """Under ``torchrun``: every process trains each unfinished run of ``runs`` together, in one
     process group for the whole command (gloo cannot join a second group in one process: a
     group per run hung the second run). Returns whether this process goes on to sweep and
-    report: rank 0 does, the others are done once every run is trained."""
+    report, as a single process: rank 0 does, the others are done once every run is trained."""
     import torch.distributed as dist
 
     rt = setup(recipe(runs[0], scale).device)
@@ -111,6 +111,8 @@ def train_under_torchrun(runs: list[Run], scale: str, root: Path, log=print) -> 
         ensure_trained(run, scale, root, log if rt.main else (lambda *_: None))
         dist.barrier()  # rank 0 has written the run's summary before any process looks at the next
     teardown(rt)
+    if rt.main:  # rank 0 goes on alone: its sweeps must not wait for a group the others have left
+        os.environ["WORLD_SIZE"] = "1"
     return rt.main
 
 
