@@ -229,3 +229,11 @@ def test_probe_dynamics_script_reports_every_asked_step(tmp_path):
     assert lines[0].split() == ["step", "accuracy", "change^2", "perturbation", "growth"]
     assert [int(line.split()[0]) for line in lines[1:]] == [1, 2, 5]
     assert "nan" in lines[1] and "nan" not in lines[3]  # the perturbation exists from --kick on
+
+
+def test_sweep_takes_path_lengths_under_their_own_name():
+    from locrnn.cli import _build_parser
+
+    for flag in ("--sizes", "--difficulties", "--lengths"):
+        args = _build_parser().parse_args(["sweep", "--pretrained", "locrnn-pathfinder", flag, "4,9"])
+        assert args.difficulties == "4,9"

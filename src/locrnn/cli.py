@@ -68,6 +68,7 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--sizes",
         "--difficulties",
+        "--lengths",
         dest="difficulties",
         default=None,
         help="comma-separated maze sizes or path lengths (default: the task's three)",
