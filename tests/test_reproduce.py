@@ -282,3 +282,25 @@ def test_a_finetuning_run_waits_for_its_base_run_when_runs_train_side_by_side():
     assert next_ready([tuned, other], {base}) == other  # its base is being trained: not yet
     assert next_ready([tuned], {base}) is None
     assert next_ready([tuned], {other}) == tuned  # its base is finished
+
+
+def test_with_several_seeds_the_table_gives_the_mean_and_each_seed_and_the_bars_a_dot_per_seed(tmp_path, monkeypatch):
+    """An ablation that converges in one seed of two must not read as a model at 68%."""
+    import matplotlib.axes
+
+    from locrnn.reproduce.report import _steps_table, plot_bars
+
+    rows = [
+        {"task": "pathfinder", "model": "locrnn_no_s", "trained_on": 6, "difficulty": 6, "steps": 4}
+        | {"trained_steps": 4, "seed": seed, "accuracy": acc}
+        for seed, acc in ((1, 0.88), (0, 0.49))
+    ]
+    table = "\n".join(_steps_table(rows))
+    assert "| pathfinder | locrnn_no_s | 6 | 6 |  68.5 [49.0 / 88.0] (T=4) |" in table
+    drawn = []
+    plot = matplotlib.axes.Axes.plot
+    monkeypatch.setattr(
+        matplotlib.axes.Axes, "plot", lambda ax, x, y, *a, **k: drawn.append(y) or plot(ax, x, y, *a, **k)
+    )
+    plot_bars(rows, tmp_path / "b.png", "t")
+    assert [sorted(y) for y in drawn] == [pytest.approx([49, 88])] and (tmp_path / "b.png").stat().st_size > 1000

@@ -31,8 +31,9 @@ def _save(fig, path: Path) -> None:
 
 
 def plot_bars(rows: list[dict], path: Path, title: str) -> None:
-    """Accuracy per model and difficulty, one panel per task; a model keeps its colour in every
-    panel, each bar carries its value, and the legend sits beside the panel (never over a bar)."""
+    """Accuracy per model and difficulty (mean over seeds, each seed a dot), one panel per task; a
+    model keeps its colour in every panel, each bar carries its value, and the legend sits beside
+    the panel (never over a bar)."""
     acc = _mean_acc(rows)
     tasks = sorted({k[1] for k in acc})
     every = sorted({k[0] for k in acc})
@@ -47,8 +48,13 @@ def plot_bars(rows: list[dict], path: Path, title: str) -> None:
                 100 * next((v for k, v in acc.items() if k[0] == m and k[1] == task and k[3] == d), np.nan)
                 for d in diffs
             ]
-            bars = ax.bar(np.arange(len(diffs)) + i * w, vals, w, label=m, color=colour[m])
+            x = np.arange(len(diffs)) + i * w
+            bars = ax.bar(x, vals, w, label=m, color=colour[m])
             ax.bar_label(bars, fmt="%.0f", fontsize=6, padding=1)
+            for xi, d in zip(x, diffs):  # with several seeds: each seed as a dot on its mean's bar
+                each = [100 * r["accuracy"] for r in rows if (r["model"], r["task"], r["difficulty"]) == (m, task, d)]
+                if len(each) > 1:
+                    ax.plot([xi] * len(each), each, "k.", ms=4, zorder=3)
         ax.set_xticks(np.arange(len(diffs)) + 0.4 - w / 2, [str(d) for d in diffs])
         ax.set_ylabel("accuracy (%)")
         ax.set_title(f"{task}")
@@ -150,10 +156,16 @@ def label_variants(fig: Figure, rows: list[dict]) -> list[dict]:
     return out
 
 
+def _seeds(values: list[float]) -> str:
+    """`` [88.2 / 48.8]``: each seed's accuracy, when there are several (empty for one)."""
+    return "" if len(values) < 2 else " [" + " / ".join(f"{100 * v:.1f}" for v in values) + "]"
+
+
 def _steps_table(rows: list[dict]) -> list[str]:
-    """One line per (task, model, trained-on, tested-on): accuracy at the trained steps and at best."""
+    """One line per (task, model, trained-on, tested-on): accuracy at the trained steps and at best,
+    means over seeds; with several seeds, each seed's accuracy at the trained steps follows."""
     by: dict[tuple, dict] = defaultdict(dict)
-    for r in rows:
+    for r in sorted(rows, key=lambda r: r.get("seed", 0)):
         key = (r["task"], r["model"], r["trained_on"], r["difficulty"])
         by[key].setdefault(r["steps"], []).append(r["accuracy"])
     lines = [
@@ -164,13 +176,15 @@ def _steps_table(rows: list[dict]) -> list[str]:
     for (task, m, tr, d), res in sorted(by.items(), key=lambda kv: (*kv[0][:3], float(kv[0][3]))):
         acc = {k: float(np.mean(v)) for k, v in res.items()}
         if None in acc or "" in acc:
-            v = acc.get(None, acc.get(""))
-            lines.append(f"| {task} | {m} | {tr} | {d} | {fmt_pct(v)} (feed-forward) | - | - | - |")
+            k = None if None in acc else ""
+            lines.append(
+                f"| {task} | {m} | {tr} | {d} | {fmt_pct(acc[k])}{_seeds(res[k])} (feed-forward) | - | - | - |"
+            )
             continue
         t = trained[(task, m, tr)]
         best = max(acc, key=lambda k: (acc[k], -k))
         top = max(acc)
-        at_t = fmt_pct(acc[t]) if t in acc else "-"
+        at_t = f"{fmt_pct(acc[t])}{_seeds(res[t])}" if t in acc else "-"
         lines.append(
             f"| {task} | {m} | {tr} | {d} | {at_t} (T={t}) | {best} | {fmt_pct(acc[best])} | "
             f"{fmt_pct(acc[top])} (t={top}) |"
