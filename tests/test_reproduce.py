@@ -304,3 +304,9 @@ def test_with_several_seeds_the_table_gives_the_mean_and_each_seed_and_the_bars_
     )
     plot_bars(rows, tmp_path / "b.png", "t")
     assert [sorted(y) for y in drawn] == [pytest.approx([49, 88])] and (tmp_path / "b.png").stat().st_size > 1000
+
+
+def test_a_figures_command_names_its_seeds_and_task():
+    assert figure("fig3b", scale="quick").command("quick") == "locrnn reproduce fig3b --scale quick"
+    assert figure("fig3b", seeds=2).command("paper") == "locrnn reproduce fig3b --scale paper --seeds 2"
+    assert figure("fig1", task="mazes").command("quick") == "locrnn reproduce fig1 --scale quick --task mazes"

@@ -104,7 +104,12 @@ class Figure:
         return self.name if self.task is None else f"{self.name}-{self.task}"
 
     def command(self, scale: str) -> str:
-        return f"locrnn reproduce {self.name} --scale {scale}" + (f" --task {self.task}" if self.task else "")
+        seeds = 1 + max((r.seed for r in self.runs), default=0)
+        return (
+            f"locrnn reproduce {self.name} --scale {scale}"
+            + (f" --task {self.task}" if self.task else "")
+            + (f" --seeds {seeds}" if seeds > 1 else "")
+        )
 
 
 def _slash(values: tuple[int, ...]) -> str:
