@@ -77,6 +77,12 @@ class Run:
         tag = "" if self.variant == "paper" else f"-{self.variant}"
         return f"{self.task}{self.difficulty}-{self.model}{tag}-s{self.seed}"
 
+    @property
+    def base(self) -> Run | None:
+        """The run a fine-tuning variant starts from (trained before it), else None."""
+        base = VARIANTS[self.variant].get("finetune")
+        return None if base is None else dataclasses.replace(self, variant=base)
+
 
 @dataclass(frozen=True)
 class Sweep:

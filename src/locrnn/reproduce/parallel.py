@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from .figures import VARIANTS, Run
+from .figures import Run
 from .runner import run_folder
 
 
@@ -19,17 +19,11 @@ def _finished(run: Run, scale: str, root: Path) -> bool:
     return (run_folder(run, scale, root) / "summary.json").is_file()
 
 
-def _base(run: Run) -> Run | None:
-    """The run a fine-tuning variant starts from (trained first), else None."""
-    base = VARIANTS[run.variant].get("finetune")
-    return None if base is None else Run(run.model, run.task, run.difficulty, run.seed, base)
-
-
 def next_ready(pending: list[Run], busy: set[Run]) -> Run | None:
     """The first pending run that can start now: not one whose base run is still pending or being
     trained (its process would find the base locked and fail)."""
     waiting = set(pending) | busy
-    return next((r for r in pending if _base(r) not in waiting), None)
+    return next((r for r in pending if r.base not in waiting), None)
 
 
 def train_side_by_side(runs: list[Run], scale: str, root: Path, jobs: int) -> list[Run]:

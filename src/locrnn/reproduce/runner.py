@@ -91,9 +91,8 @@ def ensure_trained(run: Run, scale: str, root: Path, log=print) -> Path:
         if folder.exists():  # died before its first checkpoint: nothing to keep
             shutil.rmtree(folder)
         cfg.out, cfg.name = str(folder.parent), folder.name
-        base = VARIANTS[run.variant].get("finetune")
-        if base:  # a fine-tuning variant starts from another variant's trained weights
-            cfg.init_from = str(ensure_trained(dataclasses.replace(run, variant=base), scale, root, log) / "best")
+        if run.base:  # a fine-tuning variant starts from another variant's trained weights
+            cfg.init_from = str(ensure_trained(run.base, scale, root, log) / "best")
         log(f"[{run.key}] training ({scale} scale)")
         train(cfg, argv=["locrnn", "reproduce", run.key, "--scale", scale], log=log)
     return folder
