@@ -12,11 +12,7 @@ import time
 from pathlib import Path
 
 from .figures import Run
-from .runner import run_folder
-
-
-def _finished(run: Run, scale: str, root: Path) -> bool:
-    return (run_folder(run, scale, root) / "summary.json").is_file()
+from .runner import finished
 
 
 def next_ready(pending: list[Run], busy: set[Run]) -> Run | None:
@@ -26,20 +22,20 @@ def next_ready(pending: list[Run], busy: set[Run]) -> Run | None:
     return next((r for r in pending if r.base not in waiting), None)
 
 
-def train_side_by_side(runs: list[Run], scale: str, root: Path, jobs: int) -> list[Run]:
-    """Train the unfinished ``runs`` in up to ``jobs`` processes at a time; returns the runs whose
-    process failed (their log names why). Whatever is left is trained, or its error reported, by
-    the figure's own pass afterwards; finished runs are skipped as always."""
+def train_side_by_side(runs: list[Run], scale: str, root: Path, jobs: int) -> None:
+    """Train the unfinished ``runs`` in up to ``jobs`` processes at a time. A run whose process
+    fails is named with its log; it is trained, or its error reported, by the figure's own pass
+    afterwards (finished runs are skipped there as always). Not for torchrun: one process each."""
     from tqdm.auto import tqdm
 
-    todo = [r for r in dict.fromkeys(runs) if not _finished(r, scale, root)]
-    if jobs <= 1 or len(todo) <= 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        return []
+    todo = [r for r in dict.fromkeys(runs) if not finished(r, scale, root)]
+    if jobs <= 1 or len(todo) <= 1:
+        return
     threads = max(1, (os.cpu_count() or 1) // jobs)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     seeds = 1 + max(r.seed for r in todo)
     (root / "runs" / scale).mkdir(parents=True, exist_ok=True)
-    pending, running, failed = list(todo), {}, []
+    pending, running = list(todo), {}
     bar = tqdm(
         total=len(todo), desc=f"training {len(todo)} runs, {jobs} at a time ({threads} threads each)", unit="run"
     )
@@ -58,7 +54,6 @@ def train_side_by_side(runs: list[Run], scale: str, root: Path, jobs: int) -> li
                 run = running.pop(proc)
                 bar.update(1)
                 if proc.returncode:
-                    failed.append(run)
                     bar.write(f"[{run.key}] failed (exit {proc.returncode}); see runs/{scale}/.{run.key}.out")
     except BaseException:  # interrupted: stop the children too (their runs resume next time)
         for proc in running:
@@ -66,4 +61,3 @@ def train_side_by_side(runs: list[Run], scale: str, root: Path, jobs: int) -> li
         raise
     finally:
         bar.close()
-    return failed

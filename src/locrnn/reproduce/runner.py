@@ -75,6 +75,11 @@ def run_folder(run: Run, scale: str, root: Path) -> Path:
     return root / "runs" / scale / run.key
 
 
+def finished(run: Run, scale: str, root: Path) -> bool:
+    """Whether ``run`` has finished training at ``scale`` under ``root`` (its summary is written last)."""
+    return (run_folder(run, scale, root) / "summary.json").is_file()
+
+
 def ensure_trained(run: Run, scale: str, root: Path, log=print) -> Path:
     """The run's folder, training it first if needed (finished: skip; interrupted: resume).
     Two commands that need the same run do not both train it: the second one is refused."""
@@ -232,7 +237,7 @@ def make_figure(
     folders: dict[str, Path] = {}
     worked = False  # did this call train or sweep anything (else: a redraw from cached results)
     for run in fig.runs:
-        worked |= not (run_folder(run, scale, root) / "summary.json").is_file()
+        worked |= not finished(run, scale, root)
         try:
             folders[run.key] = ensure_trained(run, scale, root, log)
         except UserError as e:
