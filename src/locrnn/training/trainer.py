@@ -26,6 +26,9 @@ from ..io import UserError, atomic_path, load_json, save_json, writable_dir
 from ..models import build_model
 from .config import FIELDS, TrainConfig
 from .distributed import global_mean, rank_weighted, sync_batchnorm, wrap_objective
+from .guard import TrainingDiverged, grad_norm
+from .guard import check as guard_check
+from .guard import message as diverged_message
 from .losses import objective_loss
 from .runtime import (
     Runtime,
@@ -132,6 +135,7 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
     total = cfg.epochs * len(loader)
     schedule = lr_factor(cfg, total)
     pos = {"epoch": 0, "batch": 0, "iteration": 0, "images": 0, "best": -1.0, "seconds": 0.0}
+    pos.update(lowest_loss=math.inf, high_streak=0, suspect=False)  # the divergence guard's state (guard.py)
     rng = random.Random(cfg.seed)
     if resume is not None:
         _load_state(run_dir / "trainer_state.pt", model, opt, pos, rng)
@@ -147,6 +151,7 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
     )
     metrics = open(run_dir / "metrics.jsonl", "a") if rt.main else None
     bar = _bar(total, pos["iteration"], cfg, rt)
+    saved = {"iteration": pos["iteration"] or None}  # the last checkpoint written (a resumed run's: its own)
     t0 = time.time() - pos["seconds"]
     try:
         while pos["epoch"] < cfg.epochs and not _out_of_time(cfg, t0, rt):
@@ -164,15 +169,12 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
                     loss = step(x, y, rank_weighted(task, x, y, rt))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                if cfg.clip:
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
+                gnorm = grad_norm(net, cfg.clip)  # before clipping; read with the loss (one wait)
                 opt.step()
                 pos["batch"] += 1
                 pos["iteration"] += 1
                 pos["images"] += cfg.batch_size
                 loss_value = global_mean(loss.item(), rt)  # the global batch's loss
-                if not math.isfinite(loss_value):
-                    raise FloatingPointError(f"training loss became {loss_value} at iteration {pos['iteration']}")
                 if bar is not None:
                     if cfg.time_budget:  # the bar counts seconds of the budget
                         bar.update(min(int(time.time() - t0), bar.total) - bar.n)
@@ -181,18 +183,27 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
                     bar.set_postfix(loss=f"{loss_value:.4f}", best=f"{max(pos['best'], 0):.3f}")
                 if metrics and pos["iteration"] % cfg.log_every == 0:
                     _log(metrics, pos, t0, loss=loss_value, lr=opt.param_groups[0]["lr"])
-                if cfg.val_every and pos["iteration"] % cfg.val_every == 0:
+                why = guard_check(pos, loss_value, float(gnorm), net)
+                if why:  # stop before anything of the diverged model is written
+                    raise TrainingDiverged(diverged_message(why, pos, cfg, run_dir, saved["iteration"]))
+                # while the loss is far above its lowest (guard.py), nothing is validated or saved
+                if cfg.val_every and pos["iteration"] % cfg.val_every == 0 and not pos["suspect"]:
                     _validate(net, val_ds, task, cfg, rt, run_dir, pos, metrics, t0)
-                if pos["iteration"] % cfg.ckpt_every == 0:
+                if pos["iteration"] % cfg.ckpt_every == 0 and not pos["suspect"]:
                     _save_state(run_dir, net, opt, pos, rng, t0, rt)
+                    saved["iteration"] = pos["iteration"]
                 if _out_of_time(cfg, t0, rt):
                     break
             else:
                 pos["epoch"] += 1
                 pos["batch"] = 0
+            if pos["suspect"]:  # training ended (or an epoch did) while the loss was exploding
+                why = "the training loss was still far above its lowest value when the epoch ended"
+                raise TrainingDiverged(diverged_message(why, pos, cfg, run_dir, saved["iteration"]))
             if not cfg.val_every or pos["iteration"] % cfg.val_every:
                 _validate(net, val_ds, task, cfg, rt, run_dir, pos, metrics, t0)
             _save_state(run_dir, net, opt, pos, rng, t0, rt)
+            saved["iteration"] = pos["iteration"]
     finally:
         if bar is not None:
             bar.close()
