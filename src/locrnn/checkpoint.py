@@ -52,8 +52,14 @@ def read_checkpoint(path: str | os.PathLike, *, expect: str | None = None) -> tu
     holding the registered model ``expect`` (when given)."""
     stem = resolve_checkpoint(path)
     meta = load_json(stem.with_suffix(".json"))
-    if not isinstance(meta, dict) or "model" not in meta:
-        raise UserError(f"{stem.with_suffix('.json')} is not a locrnn checkpoint")
+    if not isinstance(meta, dict) or not isinstance(meta.get("model"), dict):
+        raise UserError(f"{stem.with_suffix('.json')} is not a locrnn checkpoint (no model description)")
+    for key in ("name", "task"):
+        if not isinstance(meta["model"].get(key, "mazes"), str):
+            got = meta["model"].get(key)
+            raise UserError(f"{stem.with_suffix('.json')}: the model's {key} must be a string, got {got!r}")
+    if "name" not in meta["model"]:
+        raise UserError(f"{stem.with_suffix('.json')}: the model has no name")
     if meta.get("format_version") != FORMAT_VERSION:
         raise UserError(
             f"checkpoint {stem} has format version {meta.get('format_version')}, "
@@ -74,7 +80,10 @@ def load_model(path: str | os.PathLike, *, expect: str | None = None, **override
     cfg = dict(meta["model"])
     name = cfg.pop("name")
     steps = overrides.pop("steps", None)  # a call-time setting: it never changes the weights' layout
-    model = build_model(name, **{**cfg, **overrides})
+    try:
+        model = build_model(name, **{**cfg, **overrides})
+    except UserError as e:  # e.g. an argument the model does not take, a width of -8
+        raise UserError(f"checkpoint {stem.with_suffix('.json')}: {e}") from None
     load_weights(model, stem.with_suffix(".safetensors"))
     if steps is not None:
         if not getattr(model, "recurrent", False):

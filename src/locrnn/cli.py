@@ -175,6 +175,7 @@ def _cmd_data(args) -> None:
     from .data.maze_io import v2_folder, write_mazes
     from .data.mazes import check_size, generate_mazes
 
+    _at_least(args, n=1, workers=1)
     if args.dataset == "pathfinder":
         return _cmd_pathfinder(args)
     size = check_size(args.size)
@@ -189,11 +190,18 @@ def _cmd_train(args) -> None:
     from .training.tasks import get_task
     from .training.trainer import train
 
-    if args.resume:
+    if args.resume:  # the run goes on with its own config.json: an option given too would be ignored
+        given = [n for n in (*FIELDS, "preset", "width") if getattr(args, n, None) is not None]
+        if given:
+            flag = "--size/--length" if given[0] == "size" else f"--{given[0].replace('_', '-')}"
+            raise UserError(
+                f"{flag} cannot be given with --resume: {args.resume} continues with the settings in its "
+                "config.json (start a new run to train with other settings)"
+            )
         train(None, resume=args.resume, argv=sys.argv)  # type: ignore[arg-type]
         return
     overrides = {n: parse_value(n, getattr(args, n)) for n in FIELDS if getattr(args, n) is not None}
-    if args.width:
+    if args.width is not None:
         overrides["model_args"] = {**overrides.get("model_args", {}), "width": args.width}
     task = overrides.get("task", "mazes")
     get_task(task)  # an unknown task is named as such, not as a missing preset
@@ -202,9 +210,30 @@ def _cmd_train(args) -> None:
     train(cfg, argv=sys.argv)
 
 
+def _at_least(args, **lowest) -> None:
+    """Refuse an option below its lowest value (before any work), naming it."""
+    for name, lo in lowest.items():
+        value = getattr(args, name, None)
+        if value is not None and value < lo:
+            raise UserError(f"--{name.replace('_', '-')} must be at least {lo}, got {value}")
+
+
+def _int_list(text: str, flag: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise UserError(f"{flag}: cannot read {text!r} as comma-separated integers (e.g. 9,11,13)") from None
+    return values
+
+
 def _cmd_sweep(args) -> None:
+    if args.pretrained == "":
+        raise UserError("--pretrained needs a name, e.g. locrnn-mazes (see src/locrnn/pretrained/)")
     if (args.run is None) == (args.pretrained is None):
         raise UserError("give either a run folder / checkpoint or --pretrained NAME")
+    _at_least(args, n=1, batch_size=1, patience=1, max_steps=1)
+    if not args.tol > 0:
+        raise UserError(f"--tol must be positive, got {args.tol}")
     if args.pretrained:
         from .pretrained import pretrained_path
 
@@ -215,7 +244,7 @@ def _cmd_sweep(args) -> None:
     from .evaluation.extrapolation import summary_table, sweep_checkpoint
     from .evaluation.sweep import parse_steps
 
-    diffs = [int(v) for v in args.difficulties.split(",")] if args.difficulties else None
+    diffs = _int_list(args.difficulties, "--sizes") if args.difficulties else None
     if args.halt:
         from .evaluation.extrapolation import halting_checkpoint, halting_table
 
@@ -257,6 +286,7 @@ def _cmd_reproduce(args) -> None:
     from .reproduce.parallel import train_side_by_side
     from .reproduce.runner import train_under_torchrun
 
+    _at_least(args, seeds=1, n_test=1, jobs=1)
     root, distributed = Path(args.root), int(os.environ.get("WORLD_SIZE", "1")) > 1
     if args.figure != "all" and args.figure not in EXPERIMENTS:  # one run, by name
         run = find_run(args.figure, scale=args.scale, seeds=args.seeds)
@@ -308,6 +338,9 @@ def _run(args) -> int:
         if args.command == "demo":
             from .demo import run_demo
 
+            _at_least(args, n_test=1)
+            if not args.minutes > 0:
+                raise UserError(f"--minutes must be positive, got {args.minutes}")
             run_demo(out=Path(args.out), minutes=args.minutes, n_test=args.n_test, seed=args.seed)
         elif args.command == "data":
             _cmd_data(args)
@@ -319,7 +352,7 @@ def _run(args) -> int:
             _cmd_reproduce(args)
         elif args.command == "models":
             _cmd_models(args)
-    except (UserError, ValueError, OSError) as e:  # OSError: e.g. a full disk, named with its file
+    except (UserError, OSError) as e:  # OSError: e.g. a full disk (any other error is a bug: a traceback)
         print(f"locrnn {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     except FloatingPointError as e:  # training diverged: a failed run, not a bad input

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..io import UserError
+
 
 def check_finite(array: np.ndarray, name: str, *, chunk: int = 4096) -> None:
     """Raise ``ValueError`` naming the first sample with a NaN or inf (float arrays; in chunks,
@@ -18,7 +20,7 @@ def check_finite(array: np.ndarray, name: str, *, chunk: int = 4096) -> None:
     for start in range(0, len(array), chunk):
         bad = ~np.isfinite(np.asarray(array[start : start + chunk])).reshape(min(chunk, len(array) - start), -1).all(1)
         if bad.any():
-            raise ValueError(f"{name}: sample {start + int(np.argmax(bad))} holds a non-finite value (NaN or inf)")
+            raise UserError(f"{name}: sample {start + int(np.argmax(bad))} holds a non-finite value (NaN or inf)")
 
 
 class ArrayDataset(Dataset):
@@ -67,7 +69,7 @@ class BatchLoader:
         drop_last: bool = True,
     ) -> None:
         if batch_size % world:
-            raise ValueError(f"batch size {batch_size} is not divisible by {world} processes")
+            raise UserError(f"batch size {batch_size} is not divisible by {world} processes")
         self.data, self.batch_size, self.shuffle, self.seed = data, batch_size, shuffle, seed
         self.rank, self.world, self.drop_last = rank, world, drop_last
 

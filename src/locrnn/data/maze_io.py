@@ -99,4 +99,16 @@ def find_maze_folder(root: str | os.PathLike, split: str, size: int) -> Path:
 
 
 def load_mazes(root: str | os.PathLike, split: str, size: int) -> tuple[np.ndarray, np.ndarray]:
-    return read_maze_folder(find_maze_folder(root, split, size))
+    """The mazes of ``split`` and ``size`` under ``root``; a v2 folder's images must be
+    2 S + 6 px wide, as its name says (the folder name alone is not trusted)."""
+    folder = find_maze_folder(root, split, size)
+    x, y = read_maze_folder(folder)
+    side = 2 * check_size(size) + 6
+    if folder == v2_folder(root, split, size) and x.shape[-2:] != (side, side):
+        h, w = x.shape[-2:]
+        guess = f" (size {(h - 6) // 2} mazes are {h}x{w} px)" if h == w and h % 2 == 0 and h > 6 else ""
+        raise UserError(
+            f"{folder / 'inputs.npy'}: images are {h}x{w} px, but the folder's name says size {size}, "
+            f"whose mazes are {side}x{side} px{guess}"
+        )
+    return x, y

@@ -19,6 +19,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from ..io import UserError
+
 CHUNK = 1024  # mazes per random stream for small sizes (fewer for large ones, see chunk_size)
 SPLITS = {"train": 0, "test": 1, "val": 2}
 NAMES = {"small": 9, "medium": 11, "large": 13}
@@ -31,9 +33,9 @@ def check_size(size: int) -> int:
     try:
         size = int(size)
     except (TypeError, ValueError):
-        raise ValueError(f"maze size must be an odd integer >= 3, got {size!r}") from None
+        raise UserError(f"maze size must be an odd integer >= 3, got {size!r}") from None
     if size < 3 or size % 2 == 0:
-        raise ValueError(f"maze size must be an odd integer >= 3, got {size}")
+        raise UserError(f"maze size must be an odd integer >= 3, got {size}")
     return size
 
 
@@ -141,9 +143,9 @@ def generate_mazes(
     """
     size = check_size(size)
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose one of {sorted(SPLITS)}")
+        raise UserError(f"unknown split {split!r}; choose one of {sorted(SPLITS)}")
     if n < 0:
-        raise ValueError(f"number of mazes must be >= 0, got {n}")
+        raise UserError(f"number of mazes must be >= 0, got {n}")
     side = image_side(size)
     inputs = np.empty((n, 3, side, side), dtype=np.uint8)
     solutions = np.empty((n, side, side), dtype=np.uint8)

@@ -50,6 +50,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..io import UserError
 from .pathfinder_engine import CHUNK, Machine, render
 
 SPLITS = {"train": 0, "test": 1, "val": 2}
@@ -114,17 +115,17 @@ def check_params(p: PathFinderParams) -> PathFinderParams:
     for name, lo in ints.items():
         v = getattr(p, name)
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-            raise ValueError(f"pathfinder {name.replace('_', ' ')} must be an integer >= {lo}, got {v!r}")
+            raise UserError(f"pathfinder {name.replace('_', ' ')} must be an integer >= {lo}, got {v!r}")
     for name in ("paddle_length", "thickness", "continuity", "marker_radius"):
         if not getattr(p, name) > 0:
-            raise ValueError(f"pathfinder {name.replace('_', ' ')} must be > 0, got {getattr(p, name)!r}")
+            raise UserError(f"pathfinder {name.replace('_', ' ')} must be > 0, got {getattr(p, name)!r}")
     for name in ("seed_distance", "padding", "target_contrast", "distractor_contrast"):
         if not getattr(p, name) >= 0:
-            raise ValueError(f"pathfinder {name.replace('_', ' ')} must be >= 0, got {getattr(p, name)!r}")
+            raise UserError(f"pathfinder {name.replace('_', ' ')} must be >= 0, got {getattr(p, name)!r}")
     if not margin or min(margin) <= 0:
-        raise ValueError(f"pathfinder margin must be > 0, got {p.margin!r}")
+        raise UserError(f"pathfinder margin must be > 0, got {p.margin!r}")
     if max(p.target_contrast, p.distractor_contrast, 1.0) <= 0:
-        raise ValueError("pathfinder contrasts are all zero")
+        raise UserError("pathfinder contrasts are all zero")
     return p
 
 
@@ -146,7 +147,7 @@ def pathfinder_params(length: int = 14, size: int | None = None, *, family: str 
         base = dict(canvas=300, size=size or 150, continuity=1.8 if length < 18 else 0.8, n_distractors=30 // dlen)
     elif family == "lra":
         if size not in _LRA_SIZES:
-            raise ValueError(f"LRA PathFinder sets exist at sizes {_LRA_SIZES}, got {size!r}")
+            raise UserError(f"LRA PathFinder sets exist at sizes {_LRA_SIZES}, got {size!r}")
         lra = {
             32: dict(margin=(1.0,), paddle_length=2.0, thickness=0.5, marker_radius=1.5, seed_distance=7.0,
                      padding=1.0, continuity=1.0, budget=20, target_contrast=1.5, distractor_contrast=2.0),
@@ -159,11 +160,11 @@ def pathfinder_params(length: int = 14, size: int | None = None, *, family: str 
         }[size]  # fmt: skip
         base = dict(lra, canvas=size, size=size, n_distractors=lra.pop("budget") // dlen)
     else:
-        raise ValueError(f"unknown PathFinder family {family!r}; choose auto, paper or lra")
+        raise UserError(f"unknown PathFinder family {family!r}; choose auto, paper or lra")
     base.update(length=length, distractor_length=dlen)
     unknown = set(overrides) - {f.name for f in dataclasses.fields(PathFinderParams)}
     if unknown:
-        raise ValueError(f"unknown PathFinder parameter(s): {sorted(unknown)}")
+        raise UserError(f"unknown PathFinder parameter(s): {sorted(unknown)}")
     base.update({k: v for k, v in overrides.items() if v is not None})
     return check_params(PathFinderParams(**base))
 
@@ -182,7 +183,7 @@ PRESETS = {
 def preset_params(name: str, **overrides) -> PathFinderParams:
     """A named set: ``pf9``, ``pf14``, ``pf18`` (paper, 150 px) or ``lra32`` .. ``lra256`` (length 14)."""
     if name not in PRESETS:
-        raise ValueError(f"unknown PathFinder preset {name!r}; choose one of: {', '.join(PRESETS)}")
+        raise UserError(f"unknown PathFinder preset {name!r}; choose one of: {', '.join(PRESETS)}")
     args = {**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
     return pathfinder_params(**args)
 
@@ -191,9 +192,9 @@ def check_length(length) -> int:
     try:
         value = int(length)
     except (TypeError, ValueError):
-        raise ValueError(f"path length must be an integer >= 2, got {length!r}") from None
+        raise UserError(f"path length must be an integer >= 2, got {length!r}") from None
     if value != length or value < 2:
-        raise ValueError(f"path length must be an integer >= 2, got {length!r}")
+        raise UserError(f"path length must be an integer >= 2, got {length!r}")
     return value
 
 
@@ -296,9 +297,9 @@ def generate_pathfinder(
     """
     p = check_params(params or pathfinder_params())
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose one of {sorted(SPLITS)}")
+        raise UserError(f"unknown split {split!r}; choose one of {sorted(SPLITS)}")
     if n < 0 or start < 0:
-        raise ValueError(f"number of images and start must be >= 0, got n={n}, start={start}")
+        raise UserError(f"number of images and start must be >= 0, got n={n}, start={start}")
     workers = max(1, workers or os.cpu_count() or 1)
     images = np.empty((n, p.size, p.size), dtype=np.uint8)
     labels = np.empty(n, dtype=np.int64)

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..io import UserError
+
 if TYPE_CHECKING:
     from .pathfinder import PathFinderParams
 
@@ -134,7 +136,7 @@ class Machine:
         self.lo = p.padding + max(D_all) / 2
         self.hi = p.canvas - self.lo
         if self.hi - self.lo < 2 * p.paddle_length:
-            raise ValueError(f"pathfinder padding {p.padding:g} leaves no room on a {p.canvas}-unit canvas")
+            raise UserError(f"pathfinder padding {p.padding:g} leaves no room on a {p.canvas}-unit canvas")
         # turn candidates: bins ~1 canvas unit of arc apart on the circle of radius L + m
         self.cap = math.pi / (2 * p.continuity)
         half = math.floor(self.cap * (p.paddle_length + max(p.margin)))
@@ -375,7 +377,7 @@ class Machine:
             return
         self.restarts[rows] += 1
         if self.restarts[rows].max() > self.p.max_restarts:
-            raise ValueError(
+            raise UserError(
                 f"could not fit two paths of {self.p.length} paddles on a {self.p.canvas}-unit canvas in "
                 f"{self.p.max_restarts} tries; use a shorter length, a larger canvas or a lower continuity"
             )

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_dir, atomic_path, save_json, save_npy
+from ..io import UserError, atomic_dir, atomic_path, save_json, save_npy
 from .pathfinder import PathFinderParams, check_params, chunk_jobs, generate_chunk, generate_pathfinder
 
 LAYOUTS = ("lra", "2018", "imagefolder")
@@ -99,11 +99,11 @@ def write_pathfinder(
     """
     p = check_params(params)
     if layout not in LAYOUTS:
-        raise ValueError(f"unknown PathFinder layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+        raise UserError(f"unknown PathFinder layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     if n < 1:
-        raise ValueError(f"number of images must be >= 1, got {n}")
+        raise UserError(f"number of images must be >= 1, got {n}")
     if batch < 1:
-        raise ValueError(f"images per batch folder must be >= 1, got {batch}")
+        raise UserError(f"images per batch folder must be >= 1, got {batch}")
     root, name = Path(root), dataset_name(p.length)
     if layout == "lra":
         finals = {1: root / name, 0: root / name}

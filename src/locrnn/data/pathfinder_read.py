@@ -92,7 +92,7 @@ def find_pathfinder(root: str | os.PathLike, length: int, split: str = "train") 
     ImageFolder root with ``train/``, ``val/`` (and ``test/``) inside.
     """
     if split not in SLICES:
-        raise ValueError(f"unknown split {split!r}; choose one of {sorted(SLICES)}")
+        raise UserError(f"unknown split {split!r}; choose one of {sorted(SLICES)}")
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"missing PathFinder data folder {root}")
@@ -218,7 +218,7 @@ def load_pathfinder(
 
     Blank or unreadable PNGs are skipped with one warning that names them. With ``cache``, the
     decoded images are kept in ``<root>/.locrnn_cache/`` as a uint8 ``.npy`` and memory-mapped
-    on later calls (rebuilt when the list of files changes), so epochs are not bound by PNG
+    on later calls (rebuilt when the list of files, or a file's size or time, changes), so epochs are not bound by PNG
     decoding. ``n`` keeps the first n images of the split.
     """
     layout, entries = find_pathfinder(root, length, split)
@@ -230,7 +230,7 @@ def load_pathfinder(
         images, labels, bad = decode_images(entries, size, workers=workers, progress=progress)
         _warn_skipped(bad)
         return images, labels
-    listing = "\n".join(f"{p} {y}" for p, y in entries) + f"\nsize {size}\n"
+    listing = "\n".join(f"{p} {y} {_stamp(p)}" for p, y in entries) + f"\nsize {size}\n"
     key = hashlib.sha1(listing.encode()).hexdigest()[:16]
     folder = Path(root) / ".locrnn_cache" / f"{dataset_name(length)}-{split}-{size or 'native'}px-{key}"
     if (folder / "images.npy").is_file() and (folder / "labels.npy").is_file():
@@ -250,6 +250,15 @@ def load_pathfinder(
         return images, labels
     _warn_skipped(built)
     return load_npy(folder / "images.npy", mmap=True), load_npy(folder / "labels.npy")
+
+
+def _stamp(path: Path) -> str:
+    """A file's size and modification time: a repaired (or replaced) PNG changes the cache key."""
+    try:
+        st = path.stat()
+    except OSError:
+        return "missing"
+    return f"{st.st_size} {st.st_mtime_ns}"
 
 
 def _build_cache(folder: Path, entries, size, workers, progress) -> list[str]:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..data.arrays import ArrayDataset
+from ..io import UserError
 
 
 @torch.no_grad()
@@ -36,9 +37,9 @@ def evaluate_halting(
 ) -> dict[str, float | np.ndarray]:
     """Accuracy with per-sample halting; returns accuracy, mean/median steps and the steps used."""
     if rule not in ("prediction", "state", "act"):
-        raise ValueError(f"unknown halting rule {rule!r}; choose prediction, state or act")
+        raise UserError(f"unknown halting rule {rule!r}; choose prediction, state or act")
     if not getattr(model, "recurrent", False):
-        raise ValueError("halting needs a recurrent model")
+        raise UserError("halting needs a recurrent model")
     was_training = model.training
     model.eval()
     correct, used = [], []

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ..data.arrays import ArrayDataset
-from ..io import atomic_path, save_json
+from ..io import UserError, atomic_path, save_json
 
 
 @torch.no_grad()
@@ -137,14 +137,19 @@ def parse_steps(text: str) -> list[int]:
                 raise ValueError
             lo, hi, stride = bounds[0], bounds[1], bounds[2] if len(bounds) == 3 else 1
             if stride < 1:
-                raise ValueError
+                raise UserError(f"--steps {text!r}: the stride of {part!r} must be at least 1")
+            if lo > hi:
+                raise UserError(f"--steps {text!r}: the range {part!r} is empty (write FIRST:LAST with FIRST <= LAST)")
             steps.update(range(lo, hi + 1, stride))
-            if lo <= hi:
-                steps.add(hi)
+            steps.add(hi)
+    except UserError:
+        raise
     except ValueError:
-        raise ValueError(f"cannot read steps {text!r}; use e.g. 1:60, 1:600:10, 5,10,15 or 1:60,70:600:10") from None
-    if not steps or min(steps) < 1:
-        raise ValueError(f"steps must be >= 1, got {text!r}")
+        raise UserError(f"cannot read steps {text!r}; use e.g. 1:60, 1:600:10, 5,10,15 or 1:60,70:600:10") from None
+    if not steps:
+        raise UserError(f"--steps {text!r} names no step count")
+    if min(steps) < 1:
+        raise UserError(f"--steps {text!r}: step counts must be >= 1, got {min(steps)}")
     return sorted(steps)
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import torch.nn as nn
 
+from ..io import UserError
+
 TASKS = ("mazes", "pathfinder")
 
 
@@ -55,7 +57,7 @@ def list_models(task: str | None = None) -> list[str]:
 
 def get_entry(name: str) -> ModelEntry:
     if name not in _MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(list_models())}")
+        raise UserError(f"unknown model {name!r}; choose one of: {', '.join(list_models())}")
     return _MODELS[name]
 
 
@@ -72,14 +74,22 @@ def build_model(name: str, *, task: str = "mazes", pretrained: bool | str = Fals
         return load_pretrained(name, task, tag=None if pretrained is True else str(pretrained), **cfg)
     entry = get_entry(name)
     if task not in entry.tasks:
-        raise ValueError(f"model {name!r} does not support task {task!r} (it supports: {', '.join(entry.tasks)})")
+        raise UserError(f"model {name!r} does not support task {task!r} (it supports: {', '.join(entry.tasks)})")
+    for key in ("width", "steps"):  # the arguments every model takes: checked before any layer is built
+        if key in cfg and cfg[key] is not None and not (type(cfg[key]) is int and cfg[key] >= 1):
+            raise UserError(f"model {name!r}: {key} must be an integer >= 1, got {cfg[key]!r}")
     halting = cfg.pop("halting", None)
-    model = entry.fn(task=task, **cfg)
+    try:
+        model = entry.fn(task=task, **cfg)
+    except TypeError as e:  # an argument this model does not take (anything else is a bug)
+        if "unexpected keyword argument" not in str(e):
+            raise
+        raise UserError(f"model {name!r} takes no argument {str(e).split('argument ')[-1]}") from None
     if halting is not None:  # a learned halting head (models/act.py) on any recurrent model
         if halting != "act":
-            raise ValueError(f"unknown halting {halting!r}; the learned one is 'act'")
+            raise UserError(f"unknown halting {halting!r}; the learned one is 'act'")
         if not getattr(model, "recurrent", False):
-            raise ValueError(f"halting='act' needs a recurrent model; {name!r} is feed-forward")
+            raise UserError(f"halting='act' needs a recurrent model; {name!r} is feed-forward")
         from .act import HaltingHead
 
         model.halt = HaltingHead(model.cell.out_channels)

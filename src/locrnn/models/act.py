@@ -25,6 +25,8 @@ from typing import NamedTuple
 import torch
 import torch.nn as nn
 
+from ..io import UserError
+
 
 class HaltingHead(nn.Module):
     """Per-sample halting probability: 1x1 conv to 2 maps -> global max pool -> Linear(2, 1) -> sigmoid."""
@@ -50,7 +52,7 @@ def act_forward(net: nn.Module, x: torch.Tensor, max_steps: int, eps: float = 0.
     ``max_steps`` steps; stops early once every sample has halted."""
     halt = getattr(net, "halt", None)
     if halt is None:
-        raise ValueError("this model has no halting head; build it with halting='act' (train with --objective act)")
+        raise UserError("this model has no halting head; build it with halting='act' (train with --objective act)")
     n = x.shape[0]
     cum = torch.zeros(n, device=x.device)
     remainder = torch.zeros(n, device=x.device)

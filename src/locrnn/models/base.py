@@ -22,6 +22,8 @@ import torch
 import torch.nn as nn
 import torch.utils.checkpoint
 
+from ..io import UserError
+
 State = Any  # a tensor or a tuple of tensors, whatever the cell carries
 
 
@@ -65,7 +67,7 @@ class RecurrentNet(nn.Module):
     ) -> None:
         super().__init__()
         if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
+            raise UserError(f"steps must be >= 1, got {steps}")
         self.stem, self.cell, self.head = stem, cell, head
         self.trained_steps = int(steps)
         self.in_channels = in_channels
@@ -74,7 +76,7 @@ class RecurrentNet(nn.Module):
     def _steps(self, steps: int | None) -> int:
         steps = self.trained_steps if steps is None else int(steps)
         if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
+            raise UserError(f"steps must be >= 1, got {steps}")
         return steps
 
     def states(self, x: torch.Tensor, steps: int | None = None) -> Iterator[State]:
@@ -116,11 +118,11 @@ class FeedForwardNet(nn.Module):
 
     def forward(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
         if steps is not None:
-            raise ValueError(f"{type(self).__name__} is feed-forward and takes no step count (got steps={steps})")
+            raise UserError(f"{type(self).__name__} is feed-forward and takes no step count (got steps={steps})")
         check_input(x, self.in_channels)
         return self.body(x)
 
     def iterate(self, x: torch.Tensor, steps: int | None = None) -> Iterator[torch.Tensor]:
         if steps is not None:
-            raise ValueError(f"{type(self).__name__} is feed-forward and takes no step count")
+            raise UserError(f"{type(self).__name__} is feed-forward and takes no step count")
         yield self(x)

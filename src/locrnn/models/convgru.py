@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..io import UserError
 from ._registry import register_model
 from .base import RecurrentCell
 from .layers import recurrent_net
@@ -33,7 +34,7 @@ class ConvGRUCell(RecurrentCell):
     def __init__(self, in_channels: int, hidden: int, *, kernel: int = 5, candidate: str = "tanh") -> None:
         super().__init__()
         if candidate not in _CANDIDATE:
-            raise ValueError(f"unknown candidate nonlinearity {candidate!r}; choose {sorted(_CANDIDATE)}")
+            raise UserError(f"unknown candidate nonlinearity {candidate!r}; choose {sorted(_CANDIDATE)}")
         self.in_channels, self.hidden, self.pad = in_channels, hidden, kernel // 2
         self.phi = _CANDIDATE[candidate]
         self.gates = nn.Conv2d(in_channels + hidden, 2 * hidden, kernel, padding=self.pad)  # W_z | W_r

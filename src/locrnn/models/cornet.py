@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..io import UserError
 from ._registry import register_model
 from .base import RecurrentCell
 from .layers import layer_norm, recurrent_net
@@ -64,7 +65,7 @@ class CORnetSCell(RecurrentCell):
     ) -> None:
         super().__init__()
         if extra_steps_norm not in EXTRA_STEPS_NORMS:
-            raise ValueError(f"unknown extra_steps_norm {extra_steps_norm!r}; choose {', '.join(EXTRA_STEPS_NORMS)}")
+            raise UserError(f"unknown extra_steps_norm {extra_steps_norm!r}; choose {', '.join(EXTRA_STEPS_NORMS)}")
         c, e = channels, channels * scale
         self.rule = extra_steps_norm
         self.conv_input = nn.Conv2d(c, c, 1, bias=False)

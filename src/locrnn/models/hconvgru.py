@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..io import UserError
 from ._registry import register_model
 from .base import RecurrentCell
 from .layers import recurrent_net
@@ -87,7 +88,7 @@ class HConvGRUCell(RecurrentCell):
     def __init__(self, channels: int, *, kernel: int = 5, trained_steps: int = 15, norm: str = "per_step") -> None:
         super().__init__()
         if norm not in ("per_step", "shared"):
-            raise ValueError(f"unknown hConvGRU norm {norm!r}; choose per_step or shared")
+            raise UserError(f"unknown hConvGRU norm {norm!r}; choose per_step or shared")
         self.channels, self.pad, self.norm = channels, kernel // 2, norm
         c = channels
         self.u1 = nn.Conv2d(c, c, 1)

@@ -13,6 +13,7 @@ import math
 import torch
 import torch.nn as nn
 
+from ..io import UserError
 from .base import RecurrentCell, RecurrentNet
 
 
@@ -28,7 +29,7 @@ def _norm(kind: str, channels: int) -> nn.Module:
         return layer_norm(channels)
     if kind == "none":
         return nn.Identity()
-    raise ValueError(f"unknown norm {kind!r}; choose batch, layer or none")
+    raise UserError(f"unknown norm {kind!r}; choose batch, layer or none")
 
 
 def conv_norm_relu(cin: int, cout: int, k: int = 3, norm: str = "batch") -> nn.Sequential:
@@ -100,7 +101,7 @@ def task_stem(task: str, width: int, norm: str = "batch") -> nn.Module:
         return maze_stem(width, norm)
     if task == "pathfinder":
         return GaborStem(width)
-    raise ValueError(f"unknown task {task!r}; choose mazes or pathfinder")
+    raise UserError(f"unknown task {task!r}; choose mazes or pathfinder")
 
 
 def task_head(task: str, channels: int, norm: str = "batch") -> nn.Module:
@@ -108,7 +109,7 @@ def task_head(task: str, channels: int, norm: str = "batch") -> nn.Module:
         return maze_head(channels, norm)
     if task == "pathfinder":
         return PathFinderHead(channels)
-    raise ValueError(f"unknown task {task!r}; choose mazes or pathfinder")
+    raise UserError(f"unknown task {task!r}; choose mazes or pathfinder")
 
 
 def recurrent_net(task: str, cell: RecurrentCell, *, width: int, steps: int, norm: str = "batch") -> RecurrentNet:

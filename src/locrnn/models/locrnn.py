@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..io import UserError
 from ._registry import register_model
 from .base import RecurrentCell
 from .layers import layer_norm, recurrent_net
@@ -61,11 +62,11 @@ class LocRNNCell(RecurrentCell):
     ) -> None:
         super().__init__()
         if activation not in _ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose {sorted(_ACTIVATIONS)}")
+            raise UserError(f"unknown activation {activation!r}; choose {sorted(_ACTIVATIONS)}")
         if readout not in ("l", "ls") or (readout == "ls" and not use_s):
-            raise ValueError(f"readout must be 'l' or 'ls' (ls needs the S population), got {readout!r}")
+            raise UserError(f"readout must be 'l' or 'ls' (ls needs the S population), got {readout!r}")
         if init not in ("zeros", "embed"):
-            raise ValueError(f"init must be 'zeros' or 'embed', got {init!r}")
+            raise UserError(f"init must be 'zeros' or 'embed', got {init!r}")
         self.hidden, self.use_s, self.readout, self.gates, self.init = hidden, use_s, readout, gates, init
         self.act, self._act_ = _ACTIVATIONS[activation], _IN_PLACE[activation]
         self.pops = 2 if use_s else 1

@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..io import UserError
 from ._registry import register_model
 from .base import FeedForwardNet, RecurrentCell, RecurrentNet
 from .layers import task_head, task_stem
@@ -78,7 +79,7 @@ PATHFINDER_DEPTHS = {10: (1, 1, 1, 1), 18: (2, 2, 2, 2)}  # BasicBlocks per stag
 
 def _no_steps(name: str, steps) -> None:
     if steps is not None:
-        raise ValueError(f"{name} is feed-forward and takes no step count (got steps={steps})")
+        raise UserError(f"{name} is feed-forward and takes no step count (got steps={steps})")
 
 
 def _resnet(task: str, depth: int, *, width: int | None = None, steps: int | None = None) -> FeedForwardNet:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from ..io import UserError
+
 MAZE_SIZES = (9, 11, 13)
 # Fig. 1 at quick scale: the sizes a CPU-sized run learns with the same data for every model
 # (16,000 mazes: LocRNN 90% on 9x9, 40% on 11x11; 6,000: LocRNN 0% on 13x13, ConvGRU 2% on 9x9)
@@ -248,7 +250,7 @@ def _figure(name: str, seeds: int, scale: str) -> Figure:
             ("(Sec. 5.4, open problem) LocRNN's accuracy collapses when it runs many more steps than trained.",),
             "steps",
         )
-    raise ValueError(f"unknown figure {name!r}; choose one of: {', '.join(EXPERIMENTS)}, all")
+    raise UserError(f"unknown figure {name!r}; choose one of: {', '.join(EXPERIMENTS)}, all")
 
 
 def only_task(fig: Figure, task: str | None) -> Figure:
@@ -258,7 +260,7 @@ def only_task(fig: Figure, task: str | None) -> Figure:
     runs = tuple(r for r in fig.runs if r.task == task)
     if not runs:
         tasks = sorted({r.task for r in fig.runs})
-        raise ValueError(f"{fig.name} has no {task!r} runs; its tasks: {', '.join(tasks)}")
+        raise UserError(f"{fig.name} has no {task!r} runs; its tasks: {', '.join(tasks)}")
     if len(runs) == len(fig.runs):
         return fig
     sweeps = tuple(sw for sw in fig.sweeps if sw.run.task == task)
@@ -272,7 +274,7 @@ def find_run(key: str, scale: str = "paper", seeds: int = 1) -> Run:
         for run in _figure(name, max(seeds, 1), scale).runs:
             if run.key == key:
                 return run
-    raise ValueError(
+    raise UserError(
         f"unknown figure or run {key!r}; choose one of: {', '.join(EXPERIMENTS)}, all, "
         f"or a run's name at --scale {scale} (e.g. {_figure('fig1', 1, scale).runs[0].key})"
     )

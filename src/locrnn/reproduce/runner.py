@@ -8,12 +8,12 @@ import json
 import os
 import shutil
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from ..evaluation.extrapolation import sweep_checkpoint
 from ..evaluation.sweep import write_rows
 from ..io import UserError, load_json, save_json
+from ..lock import claim
 from ..models import get_entry
 from ..training.config import TrainConfig, make_config
 from ..training.runtime import setup, teardown
@@ -41,9 +41,9 @@ def recipe(run: Run, scale: str) -> TrainConfig:
 
 def _recipe(run: Run, scale: str) -> TrainConfig:
     if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; choose quick or paper (or smoke for a plumbing check)")
+        raise UserError(f"unknown scale {scale!r}; choose quick or paper (or smoke for a plumbing check)")
     if run.variant not in VARIANTS:
-        raise ValueError(f"unknown training variant {run.variant!r}; choose one of {sorted(VARIANTS)}")
+        raise UserError(f"unknown training variant {run.variant!r}; choose one of {sorted(VARIANTS)}")
     spec = {k: v for k, v in VARIANTS[run.variant].items() if k != "finetune"}  # (ensure_trained's business)
     common = dict(task=run.task, size=run.difficulty, model=run.model, seed=run.seed, data_seed=run.seed, **spec)
     if scale == "paper":
@@ -88,7 +88,7 @@ def ensure_trained(run: Run, scale: str, root: Path, log=print) -> Path:
         _check_recipe(folder, cfg)
     if (folder / "summary.json").is_file():
         return folder
-    with _claim(folder):
+    with claim(folder):
         if (folder / "trainer_state.pt").is_file():
             log(f"[{run.key}] resuming")
             train(None, resume=folder)
@@ -118,55 +118,6 @@ def train_under_torchrun(runs: list[Run], scale: str, root: Path, log=print) -> 
     if rt.main:  # rank 0 goes on alone: its sweeps must not wait for a group the others have left
         os.environ["WORLD_SIZE"] = "1"
     return rt.main
-
-
-@contextmanager
-def _claim(folder: Path):
-    """Hold ``folder``'s training lock (``.<name>.lock`` beside it, with the owner's pid) while
-    the body runs; refuse if a live process holds it, take over a lock whose process is gone.
-    Under torchrun only rank 0 takes it (every rank trains the same run together)."""
-    if int(os.environ.get("RANK", "0")) != 0:
-        yield
-        return
-    lock = folder.with_name(f".{folder.name}.lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    mine = lock.with_name(f"{lock.name}.{os.getpid()}")
-    mine.write_text(str(os.getpid()))  # linked into place whole: a lock never lacks its pid
-    try:
-        for attempt in range(2):
-            try:
-                os.link(mine, lock)
-                break
-            except FileExistsError:
-                pid = _owner(lock)
-                if attempt or (pid is not None and _alive(pid)):
-                    raise UserError(
-                        f"{folder} is being trained by process {pid} ({lock}); wait for it or stop it"
-                    ) from None
-                lock.unlink(missing_ok=True)  # its process is gone
-    finally:
-        mine.unlink(missing_ok=True)
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
-
-
-def _owner(lock: Path) -> int | None:
-    try:
-        return int(lock.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
 
 
 _NOT_RECIPE = {"out", "name", "progress", "init_from", "device", "data_root", "compile"}  # where/how, not what

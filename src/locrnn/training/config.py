@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
+
+from ..io import UserError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -73,8 +76,104 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def validate(self, where: str | None = None) -> TrainConfig:
+        """Check every field against its declared type, its allowed choices and its range, before
+        any work is done; ``UserError`` names the first bad one (as its option ``--name``, or as
+        ``where: name`` for a config read from a file). Returns ``self``."""
+        for name, f in FIELDS.items():
+            value = getattr(self, name)
+            if not _type_ok(value, str(f.type)):
+                raise UserError(f"{_opt(name, where)} must be {_describe(str(f.type))}, got {value!r}")
+        for name, ok, want in _rules(self):
+            if not ok:
+                raise UserError(f"{_opt(name, where)} must be {want}, got {getattr(self, name)!r}")
+        from ..models import get_entry
+        from .tasks import get_task
+
+        get_task(self.task)  # "unknown task ...; choose one of ..."
+        get_entry(self.model)  # likewise for the model
+        return self
+
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+CHOICES = {
+    "objective": ("fixed", "random_steps", "progressive", "deep", "act"),
+    "optimizer": ("adam", "adamw", "sgd"),
+    "schedule": ("cosine", "constant", "multistep"),
+    "precision": ("auto", "fp32", "bf16", "fp16"),
+    "geometry": ("paper", "lra"),
+    "penalty_power": (1, 2),
+}
+
+
+def _opt(name: str, where: str | None) -> str:
+    return f"{where}: {name}" if where else f"--{name.replace('_', '-')}"
+
+
+def _type_ok(value: Any, kind: str) -> bool:
+    """Whether ``value`` has the declared type ``kind`` (e.g. ``int | None``, ``list[float]``,
+    ``dict[str, Any]``); a bool is not an int, an int is a float."""
+    for k in (k.strip() for k in kind.split("|")):
+        base, inner = k.split("[")[0], k[k.find("[") + 1 : -1] if "[" in k else ""
+        if (
+            (k == "None" and value is None)
+            or (base == "bool" and isinstance(value, bool))
+            or (base == "int" and isinstance(value, int) and not isinstance(value, bool))
+            or (base == "float" and isinstance(value, (int, float)) and not isinstance(value, bool))
+            or (base == "str" and isinstance(value, str))
+            or (base == "dict" and isinstance(value, dict) and all(isinstance(key, str) for key in value))
+            or (base == "list" and isinstance(value, list) and all(_type_ok(v, inner) for v in value))
+        ):
+            return True
+    return False
+
+
+def _describe(kind: str) -> str:
+    words = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false", "None": "none"}
+    words |= {"dict": "a JSON object", "list": "a JSON list"}
+    parts = []
+    for k in (k.strip() for k in kind.split("|")):
+        base = k.split("[")[0]
+        inner = k[k.find("[") + 1 : -1] if base == "list" else ""
+        parts.append(words.get(base, k) + (f" of {words.get(inner, inner).split(' ', 1)[-1]}s" if inner else ""))
+    return " or ".join(parts)
+
+
+def _rules(c: TrainConfig):
+    """(field, holds, what it must be): the ranges and choices of TrainConfig's fields."""
+    finite = math.isfinite
+    root = c.data_root is not None  # with files, 0 samples means all of them
+    for name, choices in CHOICES.items():
+        yield name, getattr(c, name) in choices, f"one of {', '.join(map(str, choices))}"
+    width = c.model_args.get("width", 1)
+    yield "model_args", type(width) is int and width >= 1, 'a JSON object whose "width" is an integer >= 1'
+    for name in ("epochs", "batch_size", "log_every", "ckpt_every"):
+        yield name, getattr(c, name) >= 1, "an integer >= 1"
+    for name in ("n_train", "n_val"):
+        yield name, getattr(c, name) >= (0 if root else 1), "an integer >= 1" + (" (0: all)" if root else "")
+    yield "n_train", root or c.n_train >= c.batch_size, f"at least one batch (--batch-size {c.batch_size})"
+    for name in ("steps", "min_steps", "max_steps", "image_size"):
+        yield name, getattr(c, name) is None or getattr(c, name) >= 1, "an integer >= 1 (or none)"
+    lo, hi = c.min_steps, c.max_steps
+    yield "max_steps", lo is None or hi is None or lo <= hi, f"at least --min-steps ({lo})"
+    yield "val_steps", c.val_steps is None or (c.val_steps and min(c.val_steps) >= 1), "a list of step counts >= 1"
+    yield "val_every", c.val_every >= 0, "an integer >= 0 (0: at the end of each epoch)"
+    for name in ("seed", "data_seed"):
+        yield name, getattr(c, name) >= 0, "an integer >= 0"
+    yield "lr", finite(c.lr) and c.lr > 0, "a number > 0"
+    for name in ("weight_decay", "state_penalty", "contraction", "ponder"):
+        yield name, finite(getattr(c, name)) and getattr(c, name) >= 0, "a number >= 0"
+    for name in ("warmup", "alpha", "act_warmup"):
+        yield name, 0 <= getattr(c, name) <= 1, "a number between 0 and 1"
+    yield "momentum", 0 <= c.momentum < 1, "a number in [0, 1)"
+    yield "gamma", finite(c.gamma) and c.gamma > 0, "a number > 0"
+    yield "milestones", all(0 < m < 1 for m in c.milestones), "a list of fractions of training, each in (0, 1)"
+    for name in ("clip", "time_budget"):
+        v = getattr(c, name)
+        yield name, v is None or (finite(v) and v >= 0), "a number >= 0 (0 or none: off)"
+    yield "out", bool(c.out), "a folder name"
+    bad_name = c.name is not None and (c.name in ("", ".", "..") or "/" in c.name or "\\" in c.name)
+    yield "name", not bad_name, "a plain folder name (no '/')"
 
 
 def _field_notes() -> dict[str, str]:
@@ -101,18 +200,18 @@ def list_presets() -> list[str]:
 def load_preset(name: str) -> dict[str, Any]:
     path = resources.files("locrnn") / "presets" / f"{name}.toml"
     if not path.is_file():
-        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(list_presets())}")
+        raise UserError(f"unknown preset {name!r}; choose one of: {', '.join(list_presets())}")
     data = tomllib.loads(path.read_text())
     unknown = set(data) - set(FIELDS)
     if unknown:
-        raise ValueError(f"preset {name!r} sets unknown fields: {sorted(unknown)}")
+        raise UserError(f"preset {name!r} sets unknown fields: {sorted(unknown)}")
     return data
 
 
 def parse_value(name: str, text: str) -> Any:
     """Turn a command-line string into the type of field ``name``."""
     if name not in FIELDS:
-        raise ValueError(f"unknown config field {name!r}")
+        raise UserError(f"unknown config field {name!r}")
     kind = str(FIELDS[name].type)
     if text.lower() in ("none", "null") and "None" in kind:
         return None
@@ -130,7 +229,9 @@ def parse_value(name: str, text: str) -> Any:
         else:
             value = text
     except ValueError:
-        raise ValueError(f"--{name.replace('_', '-')}: cannot read {text!r} as {kind}") from None
+        raise UserError(f"--{name.replace('_', '-')}: cannot read {text!r} as {kind}") from None
+    if not _type_ok(value, kind):
+        raise UserError(f"--{name.replace('_', '-')} must be {_describe(kind)}, got {value!r}")
     return value
 
 
@@ -141,16 +242,7 @@ def make_config(preset: str | None = None, **overrides: Any) -> TrainConfig:
         values.update(load_preset(preset))
     for k, v in overrides.items():
         if k not in FIELDS:
-            raise ValueError(f"unknown config field {k!r}")
+            raise UserError(f"unknown config field {k!r}")
         if v is not None:
             values[k] = v
-    cfg = TrainConfig(**values)
-    if cfg.val_steps is not None and (
-        not cfg.val_steps or not all(isinstance(t, int) and not isinstance(t, bool) and t >= 1 for t in cfg.val_steps)
-    ):
-        raise ValueError(f"val_steps must be a list of step counts >= 1, got {cfg.val_steps!r}")
-    if cfg.geometry not in ("paper", "lra"):
-        raise ValueError(f"geometry must be paper or lra (PathFinder families), got {cfg.geometry!r}")
-    if cfg.penalty_power not in (1, 2):
-        raise ValueError(f"penalty_power must be 1 or 2, got {cfg.penalty_power}")
-    return cfg
+    return TrainConfig(**values).validate()

@@ -32,12 +32,14 @@ import random
 
 import torch
 
+from ..io import UserError
+
 
 def _step_range(model, cfg) -> tuple[int, int]:
     hi = cfg.max_steps or model.trained_steps
     lo = cfg.min_steps or hi
     if not 1 <= lo <= hi:
-        raise ValueError(f"need 1 <= min_steps <= max_steps, got {lo}, {hi}")
+        raise UserError(f"need 1 <= min_steps <= max_steps, got {lo}, {hi}")
     return lo, hi
 
 
@@ -50,7 +52,7 @@ def objective_loss(
     net = getattr(model, "module", model)
     if not getattr(net, "recurrent", False):
         if kind != "fixed":
-            raise ValueError(f"objective {kind!r} needs a recurrent model")
+            raise UserError(f"objective {kind!r} needs a recurrent model")
         return task.loss(model(x), x, y)
     beta = getattr(cfg, "state_penalty", 0.0)
     power = getattr(cfg, "penalty_power", 2)
@@ -102,13 +104,13 @@ def objective_loss(
 
             prog = prog + cfg.contraction * contraction_penalty(net.cell, drive, state, n + k)
         return (1 - cfg.alpha) * full + cfg.alpha * prog
-    raise ValueError(f"unknown objective {kind!r}; choose fixed, random_steps, deep, progressive or act")
+    raise UserError(f"unknown objective {kind!r}; choose fixed, random_steps, deep, progressive or act")
 
 
 def relative_change(prev: torch.Tensor, last: torch.Tensor, power: int = 2) -> torch.Tensor:
     """Mean over samples of (||last - prev|| / ||last||) ** power (computed in fp32)."""
     if power not in (1, 2):
-        raise ValueError(f"penalty_power must be 1 or 2, got {power}")
+        raise UserError(f"penalty_power must be 1 or 2, got {power}")
     prev, last = prev.float().flatten(1), last.float().flatten(1)
     ratio = (last - prev).square().sum(1) / last.square().sum(1).clamp_min(1e-6)
     return (ratio if power == 2 else (ratio + 1e-12).sqrt()).mean()

@@ -50,9 +50,12 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
         if torch.cuda.is_available():
             return torch.device("cuda", local_rank)
         return torch.device("cpu")
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but no CUDA device is available")
+        raise UserError("--device cuda was asked for but no CUDA device is available")
     return dev
 
 
@@ -67,7 +70,7 @@ def pick_dtype(precision: str, device: torch.device) -> torch.dtype | None:
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.bfloat16 if cpu_has_bf16() else None
-    raise ValueError(f"unknown precision {precision!r}; choose auto, fp32, bf16 or fp16")
+    raise UserError(f"unknown precision {precision!r}; choose auto, fp32, bf16 or fp16")
 
 
 def pick_compile(setting: bool | None, device: torch.device) -> bool:

@@ -15,6 +15,7 @@ from ..data.arrays import ArrayDataset
 from ..data.maze_io import load_mazes
 from ..data.mazes import check_size, generate_mazes
 from ..evaluation.metrics import class_correct, maze_correct, maze_pixel_accuracy, maze_predictions, open_mask
+from ..io import UserError
 
 
 def _fp32_or_wider(t: torch.Tensor) -> torch.Tensor:
@@ -36,9 +37,12 @@ class MazeTask:
         size = check_size(cfg.size)
         if cfg.data_root:
             x, y = load_mazes(cfg.data_root, "train", size)
-            n_val = min(cfg.n_val, len(x) // 5)
-            n_train = min(cfg.n_train, len(x) - n_val) if cfg.n_train else len(x) - n_val
-            return ArrayDataset(x[:n_train], y[:n_train]), ArrayDataset(x[-n_val:], y[-n_val:])
+            n = len(x)
+            if n < 2:
+                raise UserError(f"{cfg.data_root}: {n} training maze(s) of size {size}; need 2 or more (1 to validate)")
+            n_val = min(cfg.n_val or n, max(1, n // 5))  # the last fifth (at least one maze) validates
+            n_train = min(cfg.n_train, n - n_val) if cfg.n_train else n - n_val
+            return ArrayDataset(x[:n_train], y[:n_train]), ArrayDataset(x[n - n_val :], y[n - n_val :])
         x, y = generate_mazes(cfg.n_train, size, seed=cfg.data_seed, split="train")
         xv, yv = generate_mazes(cfg.n_val, size, seed=cfg.data_seed, split="val")
         return ArrayDataset(x, y), ArrayDataset(xv, yv)
@@ -103,7 +107,7 @@ def register_task(name: str, factory: Callable[[], object]) -> None:
 
 def get_task(name: str):
     if name not in _TASKS:
-        raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(sorted(_TASKS))}")
+        raise UserError(f"unknown task {name!r}; choose one of: {', '.join(sorted(_TASKS))}")
     return _TASKS[name]()
 
 

@@ -12,6 +12,7 @@ import math
 import random
 import sys
 import time
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
@@ -22,7 +23,8 @@ from ..checkpoint import load_weights, read_checkpoint, save_model
 from ..data.arrays import BatchLoader
 from ..evaluation.sweep import evaluate_steps
 from ..io import FORMAT_VERSION as FORMAT
-from ..io import UserError, atomic_path, load_json, save_json, writable_dir
+from ..io import UserError, atomic_path, load_json, remove_stale_temps, save_json, writable_dir, write_failure
+from ..lock import claim
 from ..models import build_model
 from .config import FIELDS, TrainConfig
 from .distributed import global_mean, rank_weighted, sync_batchnorm, wrap_objective
@@ -48,7 +50,7 @@ def lr_factor(cfg: TrainConfig, total: int):
     the share of ``time_budget`` spent if larger): linear warm-up over the first ``warmup`` of
     training, then cosine, constant or multi-step decay (``milestones`` are fractions)."""
     if cfg.schedule not in ("cosine", "multistep", "constant"):
-        raise ValueError(f"unknown schedule {cfg.schedule!r}; choose cosine, multistep or constant")
+        raise UserError(f"unknown schedule {cfg.schedule!r}; choose cosine, multistep or constant")
     first = 1.0 / max(1, total)
 
     def f(p: float) -> float:
@@ -70,7 +72,7 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
         return torch.optim.Adam(params, cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose adam, adamw or sgd")
+    raise UserError(f"unknown optimizer {cfg.optimizer!r}; choose adam, adamw or sgd")
 
 
 def new_run_dir(cfg: TrainConfig) -> Path:
@@ -110,12 +112,22 @@ def build_for(cfg: TrainConfig) -> torch.nn.Module:
 
 
 def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str] | None = None, log=print) -> Path:
-    """Train as ``cfg`` says; return the run folder. ``resume`` continues an existing run."""
+    """Train as ``cfg`` says; return the run folder. ``resume`` continues an existing run. The run
+    folder is locked while this process trains it (locrnn.lock): a second process is refused."""
+    with ExitStack() as held:
+        return _train(cfg, resume, argv, log, held)
+
+
+def _train(cfg: TrainConfig, resume: str | Path | None, argv: list[str] | None, log, held: ExitStack) -> Path:
     if resume is not None:
         run_dir = Path(resume)
         if not run_dir.is_dir():
             raise UserError(f"cannot resume: no run folder {run_dir}")
+        held.enter_context(claim(run_dir))
+        remove_stale_temps(run_dir, owned=True)  # half-written files of a killed process
         cfg = _load_config(run_dir / "config.json")
+    else:
+        cfg.validate()  # every option, before any work
     rt = setup(cfg.device, cfg.precision)
     seed_everything(cfg.seed)
     task = get_task(cfg.task)
@@ -139,8 +151,11 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
     rng = random.Random(cfg.seed)
     if resume is not None:
         _load_state(run_dir / "trainer_state.pt", model, opt, pos, rng)
+        if rt.main:  # rows logged after that checkpoint are logged again: drop them
+            _truncate_metrics(run_dir / "metrics.jsonl", pos)
     else:
         run_dir = main_first(lambda: _start_run(cfg, argv), rt)
+        held.enter_context(claim(run_dir))
     net = model
     # the whole objective is one forward of `step` (inside DDP when there are processes)
     clock = {"progress": 0.0}  # training progress, for objectives that change over training (act's warm-up)
@@ -190,7 +205,7 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
                 if cfg.val_every and pos["iteration"] % cfg.val_every == 0 and not pos["suspect"]:
                     _validate(net, val_ds, task, cfg, rt, run_dir, pos, metrics, t0)
                 if pos["iteration"] % cfg.ckpt_every == 0 and not pos["suspect"]:
-                    _save_state(run_dir, net, opt, pos, rng, t0, rt)
+                    _save_state(run_dir, net, opt, pos, rng, t0, rt, metrics)
                     saved["iteration"] = pos["iteration"]
                 if _out_of_time(cfg, t0, rt):
                     break
@@ -202,13 +217,16 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
                 raise TrainingDiverged(diverged_message(why, pos, cfg, run_dir, saved["iteration"]))
             if not cfg.val_every or pos["iteration"] % cfg.val_every:
                 _validate(net, val_ds, task, cfg, rt, run_dir, pos, metrics, t0)
-            _save_state(run_dir, net, opt, pos, rng, t0, rt)
+            _save_state(run_dir, net, opt, pos, rng, t0, rt, metrics)
             saved["iteration"] = pos["iteration"]
     finally:
         if bar is not None:
             bar.close()
         if metrics:
-            metrics.close()
+            try:
+                metrics.close()
+            except OSError:  # the write that failed has been reported
+                pass
     if rt.main:
         summary = {
             "best_val_accuracy": pos["best"],
@@ -240,8 +258,11 @@ def _bar(total: int, done: int, cfg: TrainConfig, rt: Runtime):
 def _log(f, pos: dict, t0: float, **values) -> None:
     row = {k: pos[k] for k in ("epoch", "iteration", "images")}
     row.update(time=round(time.time() - t0, 3), **values)
-    f.write(json.dumps(row) + "\n")
-    f.flush()
+    try:
+        f.write(json.dumps(row) + "\n")
+        f.flush()
+    except OSError as e:  # a full disk: one line naming the file (the checkpoints on disk are kept)
+        raise UserError(f"cannot write {f.name}: {write_failure(e, Path(f.name).parent)}") from None
 
 
 def _validate(net, val_ds, task, cfg, rt: Runtime, run_dir: Path, pos, metrics, t0) -> None:
@@ -282,15 +303,18 @@ def _out_of_time(cfg: TrainConfig, t0: float, rt: Runtime) -> bool:
     return bool(cfg.time_budget) and broadcast_value(time.time() - t0, rt) >= cfg.time_budget
 
 
-def _save_state(run_dir: Path, net, opt, pos, rng: random.Random, t0: float, rt: Runtime) -> None:
+def _save_state(run_dir: Path, net, opt, pos, rng: random.Random, t0: float, rt: Runtime, metrics=None) -> None:
+    """Write ``trainer_state.pt``; its position records how long ``metrics.jsonl`` was then, so
+    that a resumed run drops the rows logged after it (they are logged again)."""
     if not rt.main:
         return
+    logged = {"metrics_bytes": metrics.tell()} if metrics else {}
     state = {
         "format_version": FORMAT,
         "model": net.state_dict(),
         "optimizer": opt.state_dict(),
         "scheduler": {"schedule": "a function of position (see lr_factor)"},
-        "position": {**pos, "seconds": time.time() - t0},
+        "position": {**pos, "seconds": time.time() - t0, **logged},
         "python_rng": rng.getstate(),
         "torch_rng": torch.get_rng_state(),
     }
@@ -319,6 +343,29 @@ def _load_state(path: Path, net, opt, pos, rng: random.Random) -> None:
         raise UserError(f"cannot resume: {path} does not fit this run's model and optimizer ({what})") from None
 
 
+def _truncate_metrics(path: Path, pos: dict) -> None:
+    """Keep the rows of ``metrics.jsonl`` logged up to the checkpoint being resumed (its
+    ``metrics_bytes``; for a state written before those were recorded, the rows at or before its
+    iteration), rewritten atomically: the resumed run logs the rest again, each row once."""
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    if pos.get("metrics_bytes") is not None:
+        kept = data[: pos["metrics_bytes"]]
+    else:
+        kept = b"".join(line for line in data.splitlines(keepends=True) if _row_iteration(line) <= pos["iteration"])
+    if kept != data:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(kept)
+
+
+def _row_iteration(line: bytes) -> float:
+    try:
+        return json.loads(line)["iteration"] if line.endswith(b"\n") else math.inf
+    except (ValueError, KeyError, TypeError):
+        return math.inf  # a half-written or foreign row: dropped
+
+
 def _first_line(e: Exception) -> str:
     """The telling line of a torch error: its first detail line, or its first sentence."""
     lines = [line.strip() for line in str(e).splitlines() if line.strip()]
@@ -332,14 +379,15 @@ def _load_config(path: Path) -> TrainConfig:
     unknown = sorted(set(values) - set(FIELDS)) if isinstance(values, dict) else None
     if unknown is None or unknown:
         raise UserError(f"cannot resume: {path} is not a config of this locrnn (unknown fields: {unknown})")
-    return TrainConfig(**values)
+    return TrainConfig(**values).validate(where=f"cannot resume: {path}")
 
 
 def _start_run(cfg: TrainConfig, argv: list[str] | None) -> Path:
     """Create the run folder (never an existing one) with its config and command line."""
     run_dir = new_run_dir(cfg)
     save_json(run_dir / "config.json", cfg.to_dict())
-    (run_dir / "command.txt").write_text(" ".join(argv if argv is not None else sys.argv) + "\n")
+    with atomic_path(run_dir / "command.txt") as tmp:
+        tmp.write_text(" ".join(argv if argv is not None else sys.argv) + "\n")
     return run_dir
 
 
