@@ -149,6 +149,14 @@ def test_killed_two_process_run_resumes_exactly(runs):
     a, b = weights(root / "two"), weights(root / "part")
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    rows = [
+        [
+            {k: v for k, v in json.loads(r).items() if k != "time"}
+            for r in (root / n / "metrics.jsonl").read_text().splitlines()
+        ]
+        for n in ("two", "part")
+    ]
+    assert rows[0] == rows[1]  # the rows logged after the checkpoint were dropped on resume, not logged twice
 
 
 def test_shards_partition_the_global_batch():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -124,7 +125,8 @@ def _train(cfg: TrainConfig, resume: str | Path | None, argv: list[str] | None, 
         if not run_dir.is_dir():
             raise UserError(f"cannot resume: no run folder {run_dir}")
         held.enter_context(claim(run_dir))
-        remove_stale_temps(run_dir, owned=True)  # half-written files of a killed process
+        if int(os.environ.get("RANK", "0")) == 0:  # the lock's holder: half-written files of a killed process
+            remove_stale_temps(run_dir, owned=True)
         cfg = _load_config(run_dir / "config.json")
     else:
         cfg.validate()  # every option, before any work
