@@ -330,3 +330,49 @@ def test_every_recurrent_model_takes_the_stability_objectives(name):
         loss.backward()
         grads = [p.grad for p in model.cell.parameters() if p.requires_grad]
         assert any(g is not None and g.abs().sum() > 0 for g in grads), spec
+
+
+def test_stop_at_ends_training_at_the_validation_target(tmp_path, monkeypatch):
+    """Validation reaching stop_at ends the run there; resuming it trains no further."""
+    import locrnn.training.trainer as trainer
+
+    def solved(net, data, task, steps, **kw):  # a validation that says: every maze solved
+        return {s: {"accuracy": 1.0, "n": len(data)} for s in steps}
+
+    monkeypatch.setattr(trainer, "evaluate_steps", solved)
+    run = train(tiny_cfg(tmp_path, n_train=256, val_every=3, stop_at=0.9), argv=["t"])
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["iterations"] == 3 and summary["best_val_accuracy"] == 1.0
+    again = train(None, resume=run, argv=["t"])
+    assert json.loads((again / "summary.json").read_text())["iterations"] == 3
+
+
+def test_grad_steps_truncates_backpropagation():
+    """grad_steps = k: the same loss as the full unroll, and the gradient of the state detached
+    after T - k steps."""
+    import random
+
+    from locrnn.training.losses import objective_loss
+
+    task = get_task("mazes")
+    x, y = (torch.from_numpy(a) for a in generate_mazes(4, 5, seed=0))
+    x, y = x.float(), y.long()
+    torch.manual_seed(0)
+    net = build_model("locrnn", task="mazes", width=8, steps=6).eval()
+    cfg = make_config(None, model_args={"width": 8}, steps=6, grad_steps=2)
+    loss = objective_loss(net, x, y, task, cfg, random.Random(0))
+    truncated = torch.autograd.grad(loss, list(net.parameters()), allow_unused=True)
+    full = task.loss(net(x, steps=6), x, y)
+    assert torch.allclose(loss, full)
+    # by hand: detach the state after 4 steps, run 2 more
+    features = net.stem(x)
+    drive = net.cell.prepare(features)
+    state = net.final_state(x, 4).detach()
+    for t in (4, 5):
+        state = net.cell(drive, state, t)
+    manual = task.loss(net.head(net.cell.output(state)), x, y)
+    expected = torch.autograd.grad(manual, list(net.parameters()), allow_unused=True)
+    for a, b in zip(truncated, expected):
+        assert (a is None) == (b is None) and (a is None or torch.allclose(a, b, atol=1e-6))
+    fully = torch.autograd.grad(full, list(net.parameters()), allow_unused=True)
+    assert any(a is not None and not torch.allclose(a, b) for a, b in zip(truncated, fully))

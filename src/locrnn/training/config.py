@@ -54,6 +54,7 @@ class TrainConfig:
     alpha: float = 0.5  # progressive: weight of the progressive term
     min_steps: int | None = None  # random_steps / deep: the range of unroll lengths
     max_steps: int | None = None
+    grad_steps: int | None = None  # fixed: backpropagate through the last N steps only (earlier ones run without gradients)
     state_penalty: float = 0.0  # weight of the last-step relative state change (fixed point)
     contraction: float = 0.0  # progressive: weight of the contraction penalty (training/contraction.py)
     penalty_power: int = 2  # 2: squared relative change; 1: its square root (no vanishing gradient)
@@ -69,6 +70,7 @@ class TrainConfig:
     ckpt_every: int = 200  # iterations between resumable checkpoints
     val_every: int = 0  # iterations between validations (0: at the end of each epoch)
     val_steps: list[int] | None = None  # validate at these step counts, score = the lowest (None: [T])
+    stop_at: float | None = None  # stop once validation accuracy reaches this share (e.g. 0.97; None: never)
     grad_checkpoint: bool = False
     compile: bool | None = None  # torch.compile the training step; None: on CUDA only (runtime.pick_compile)
     progress: bool = True
@@ -152,12 +154,13 @@ def _rules(c: TrainConfig):
     for name in ("n_train", "n_val"):
         yield name, getattr(c, name) >= (0 if root else 1), "an integer >= 1" + (" (0: all)" if root else "")
     yield "n_train", root or c.n_train >= c.batch_size, f"at least one batch (--batch-size {c.batch_size})"
-    for name in ("steps", "min_steps", "max_steps", "image_size"):
+    for name in ("steps", "min_steps", "max_steps", "image_size", "grad_steps"):
         yield name, getattr(c, name) is None or getattr(c, name) >= 1, "an integer >= 1 (or none)"
     lo, hi = c.min_steps, c.max_steps
     yield "max_steps", lo is None or hi is None or lo <= hi, f"at least --min-steps ({lo})"
     yield "val_steps", c.val_steps is None or (c.val_steps and min(c.val_steps) >= 1), "a list of step counts >= 1"
     yield "val_every", c.val_every >= 0, "an integer >= 0 (0: at the end of each epoch)"
+    yield "stop_at", c.stop_at is None or 0 < c.stop_at <= 1, "a share in (0, 1] (or none)"
     for name in ("seed", "data_seed"):
         yield name, getattr(c, name) >= 0, "an integer >= 0"
     yield "lr", finite(c.lr) and c.lr > 0, "a number > 0"

@@ -171,7 +171,7 @@ def _train(cfg: TrainConfig, resume: str | Path | None, argv: list[str] | None, 
     saved = {"iteration": pos["iteration"] or None}  # the last checkpoint written (a resumed run's: its own)
     t0 = time.time() - pos["seconds"]
     try:
-        while pos["epoch"] < cfg.epochs and not _out_of_time(cfg, t0, rt):
+        while pos["epoch"] < cfg.epochs and not _out_of_time(cfg, t0, rt) and not _reached(cfg, pos):
             for x, y in loader.epoch(pos["epoch"], pos["batch"]):
                 progress = pos["iteration"] / total
                 if cfg.time_budget:  # rank 0's clock, so that every process uses the same LR
@@ -206,6 +206,8 @@ def _train(cfg: TrainConfig, resume: str | Path | None, argv: list[str] | None, 
                 # while the loss is far above its lowest (guard.py), nothing is validated or saved
                 if cfg.val_every and pos["iteration"] % cfg.val_every == 0 and not pos["suspect"]:
                     _validate(net, val_ds, task, cfg, rt, run_dir, pos, metrics, t0)
+                    if _reached(cfg, pos):  # the validation target: done (the checkpoint below is the last)
+                        break
                 if pos["iteration"] % cfg.ckpt_every == 0 and not pos["suspect"]:
                     _save_state(run_dir, net, opt, pos, rng, t0, rt, metrics)
                     saved["iteration"] = pos["iteration"]
@@ -299,6 +301,11 @@ def _shard(data, rt: Runtime):
 
     idx = np.arange(rt.rank, len(data), rt.world)
     return ArrayDataset(data.inputs[idx], data.targets[idx], scale=data.scale)
+
+
+def _reached(cfg: TrainConfig, pos: dict) -> bool:
+    """Whether validation has reached ``cfg.stop_at`` (every process holds the same ``best``)."""
+    return cfg.stop_at is not None and pos["best"] >= cfg.stop_at
 
 
 def _out_of_time(cfg: TrainConfig, t0: float, rt: Runtime) -> bool:
