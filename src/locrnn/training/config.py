@@ -54,7 +54,7 @@ class TrainConfig:
     alpha: float = 0.5  # progressive: weight of the progressive term
     min_steps: int | None = None  # random_steps / deep: the range of unroll lengths
     max_steps: int | None = None
-    grad_steps: int | None = None  # fixed: backpropagate through the last N steps only (earlier ones run without gradients)
+    grad_steps: int | None = None  # fixed: backpropagate through the last N steps only (truncated BPTT)
     state_penalty: float = 0.0  # weight of the last-step relative state change (fixed point)
     contraction: float = 0.0  # progressive: weight of the contraction penalty (training/contraction.py)
     penalty_power: int = 2  # 2: squared relative change; 1: its square root (no vanishing gradient)
