@@ -64,6 +64,7 @@ def test_cell_variants_compute_the_same_equations():
             torch.testing.assert_close(variant(tiny_locrnn()).eval()(x), expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_gpu_script_smoke_path(tmp_path):
     """benchmarks/gpu_paper_mazes.sh end to end on the CPU path with tiny sizes."""
     out = subprocess.run(
@@ -93,3 +94,24 @@ def test_accuracy_floor_pools_seeds():
     name, met, value = accuracy_check(seed(0, 0.65, 0.605) + seed(1, 0.60, 0.63) + seed(2, 0.62, 0.62))
     assert met and "3 seeds" in name and "per seed -4.5, +3.0, +0.0" in value
     assert not accuracy_check(seed(0, 0.9, 0.5) + seed(1, 0.9, 0.52))[1]  # consistently worse: fails
+
+
+def test_cpu_levers_smoke(tmp_path, capsys):
+    """benchmarks/cpu_levers.py end to end at tiny sizes: every row trains, with a positive rate and share."""
+    from cpu_levers import BASELINE, FUSED, main
+
+    threads = torch.get_num_threads()
+    assert main(["--smoke", "--json", str(tmp_path / "levers.json")]) == 0
+    assert torch.get_num_threads() == threads  # the thread rows restore the count
+    res = json.loads((tmp_path / "levers.json").read_text())
+    rows = {r["variant"]: r for r in res["rows"]}
+    assert {BASELINE, FUSED, "fused, fp32, channels-last", "fused, fp32, batch 4"} <= set(rows)
+    assert rows[BASELINE]["x_oracle"] == pytest.approx(1.0)
+    for r in rows.values():
+        assert r["train_ips"] > 0 and r["peak_share"] > 0 and r["gflop_per_img"] > 0, r
+    assert ("fused, bf16 autocast" in rows) == res["native_bf16"]
+    assert set(res["peak"]) == ({"fp32", "bf16"} if res["native_bf16"] else {"fp32"})
+    assert res["cpu_class"].endswith("(native)" if res["native_bf16"] else "(fp32 only)") or "via" in res["cpu_class"]
+    assert res["summary"].startswith(f"auto picks {res['auto_precision']}; LocRNN")
+    out = capsys.readouterr().out
+    assert "| plain oracle, fp32 (baseline)" in out and res["summary"] in out
