@@ -6,6 +6,7 @@ import contextlib
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -39,10 +40,51 @@ class Runtime:
 
 
 def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 / AMX); elsewhere oneDNN emulates it."""
     try:
         return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def cpu_has_fp16() -> bool:
+    """Whether this CPU computes fp16 natively (AVX512-FP16 / AMX-FP16); elsewhere oneDNN emulates it."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_fp16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def cpu_capability() -> str:
+    """The vector instructions ATen's CPU kernels use here: ``AVX2``, ``AVX512``, ``DEFAULT``, ..."""
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (AttributeError, RuntimeError):
+        return "unknown"
+
+
+# fp32 rate / emulated rate of the maze convolution (``locrnn info``), measured on an AVX2 CPU
+_EMULATED_SLOWDOWN = {"bf16": 30, "fp16": 50}
+
+
+def emulated_precision(dtype: torch.dtype | None, device: torch.device) -> str | None:
+    """One line saying why ``dtype`` is slow on ``device``, or None when it is not emulated there.
+
+    On a CPU without native bf16 (or fp16) oneDNN emulates it: results stay correct, but a
+    convolution runs tens of times slower than in fp32 (``_EMULATED_SLOWDOWN``).
+    """
+    if device.type != "cpu" or dtype not in (torch.bfloat16, torch.float16):
+        return None
+    name, native = ("bf16", cpu_has_bf16()) if dtype == torch.bfloat16 else ("fp16", cpu_has_fp16())
+    if native:
+        return None
+    return (
+        f"{name} on this CPU ({cpu_capability()}, no native {name}) is emulated and "
+        f"~{_EMULATED_SLOWDOWN[name]}x slower than fp32; use precision 'auto' or 'fp32'"
+    )
+
+
+_warned_precisions: set[str] = set()  # one warning per precision and process
 
 
 def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
@@ -60,12 +102,20 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
 
 
 def pick_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device`` (None: fp32).
+
+    ``auto`` picks bf16 (or fp16) only where the hardware computes it natively. Asking for bf16
+    or fp16 on a CPU that only emulates it is honoured, with one warning per process.
+    """
     if precision == "fp32":
         return None
-    if precision == "bf16":
-        return torch.bfloat16
-    if precision == "fp16":
-        return torch.float16
+    if precision in ("bf16", "fp16"):
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+        note = emulated_precision(dtype, device)
+        if note is not None and precision not in _warned_precisions:
+            _warned_precisions.add(precision)
+            warnings.warn(note, stacklevel=2)
+        return dtype
     if precision == "auto":
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
