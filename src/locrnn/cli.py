@@ -1,4 +1,4 @@
-"""Command line: ``locrnn {demo,data,train,sweep,models}``. The only place that parses
+"""Command line: ``locrnn {demo,data,train,sweep,reproduce,models,info}``. The only place that parses
 arguments or prints for people; user errors become one line on stderr and exit code 2."""
 
 from __future__ import annotations
@@ -120,6 +120,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
     mo = sub.add_parser("models", help="list the model zoo")
     mo.add_argument("--task", default=None)
+
+    i = sub.add_parser("info", help="versions, device, CPU features, precision and a measured convolution rate")
+    i.add_argument("--json", action="store_true", help="print it as JSON")
+    i.add_argument("--device", default="auto")
+    i.add_argument("--seconds", type=float, default=1.0, help="time per measured rate (default 1)")
     return ap
 
 
@@ -324,6 +329,17 @@ def _cmd_models(args) -> None:
     print(model_table([get_entry(n) for n in names], task=args.task))
 
 
+def _cmd_info(args) -> None:
+    import json
+
+    from .info import format_info, system_info
+
+    if args.seconds <= 0:
+        raise UserError(f"--seconds must be positive, got {args.seconds}")
+    info = system_info(device=args.device, seconds=args.seconds)
+    print(json.dumps(info, indent=2) if args.json else format_info(info))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     with warnings.catch_warnings():  # warnings (e.g. skipped unreadable images) as one line each
@@ -352,6 +368,8 @@ def _run(args) -> int:
             _cmd_reproduce(args)
         elif args.command == "models":
             _cmd_models(args)
+        elif args.command == "info":
+            _cmd_info(args)
     except (UserError, OSError) as e:  # OSError: e.g. a full disk (any other error is a bug: a traceback)
         print(f"locrnn {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2

@@ -1,0 +1,95 @@
+"""``locrnn info``: what predicts locrnn's speed on this machine, measured in a few seconds.
+
+A CPU with AVX2 only is emulated in a fresh process: oneDNN and ATen then use AVX2 kernels and
+``_is_mkldnn_bf16_supported()`` says False, as on such a CPU.
+"""
+
+import functools
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from locrnn.cli import main
+from locrnn.info import CPU_FLAGS, conv_flops, cpu_flags, cpu_model
+from locrnn.training.runtime import cpu_has_bf16, pick_dtype
+
+AVX2_ONLY = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+INFO_KEYS = {
+    "locrnn",
+    "torch",
+    "device",
+    "cpu_model",
+    "cpu_capability",
+    "cpu_flags",
+    "cpu_native_bf16",
+    "cpu_native_fp16",
+    "threads",
+    "auto_precision",
+    "conv_gflops_fp32",
+    "conv_gflops_auto",
+}
+
+
+def _run(args: list[str], env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
+
+
+@functools.cache
+def _avx2_emulation_works() -> bool:
+    r = _run(["-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"], AVX2_ONLY)
+    return r.returncode == 0 and r.stdout.strip() == "AVX2"
+
+
+def _info(env: dict[str, str] | None = None) -> dict:
+    r = _run(["-m", "locrnn", "info", "--json", "--device", "cpu", "--seconds", "0.2"], env)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_info_json_reports_this_machine():
+    info = _info()
+    assert INFO_KEYS <= set(info)
+    assert info["torch"] == torch.__version__ and info["device"] == "cpu"
+    assert info["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert info["cpu_native_bf16"] == cpu_has_bf16()
+    assert info["auto_precision"] == {None: "fp32", torch.bfloat16: "bf16"}[pick_dtype("auto", torch.device("cpu"))]
+    assert info["conv_gflops_fp32"] > 0 and info["conv_gflops_auto"] > 0
+    assert info["threads"] >= 1 and info["cpu_model"]
+    assert info["cpu_flags"] == cpu_flags()
+    if info["cpu_flags"] is not None:
+        assert set(info["cpu_flags"]) == set(CPU_FLAGS)
+
+
+def test_info_on_an_avx2_only_cpu_picks_fp32():
+    if not _avx2_emulation_works():
+        pytest.skip("this CPU or torch build cannot emulate an AVX2-only CPU")
+    info = _info(AVX2_ONLY)
+    assert info["cpu_capability"] == "AVX2"
+    assert info["cpu_native_bf16"] is False
+    assert info["auto_precision"] == "fp32"
+    assert info["conv_gflops_auto"] == info["conv_gflops_fp32"] > 0  # auto is fp32: measured once
+
+
+def test_info_prints_one_line_per_item(capsys):
+    assert main(["info", "--device", "cpu", "--seconds", "0.05"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    keys = [line.split(":", 1)[0] for line in lines]
+    assert INFO_KEYS <= set(keys)
+    rate = next(line for line in lines if line.startswith("conv_gflops_fp32:"))
+    assert rate.endswith("GFLOP/s") and float(rate.split()[1]) > 0
+    assert main(["info", "--seconds", "0"]) == 2  # a user error, one line
+
+
+def test_cpuinfo_parsing():
+    text = "processor\t: 0\nmodel name\t: Some CPU @ 2.0GHz\nflags\t\t: fpu sse avx2 avx512f amx_tile\n"
+    assert cpu_model(text) == "Some CPU @ 2.0GHz"
+    assert cpu_flags(text) == {"avx2": True, "avx512f": True, "avx512_bf16": False, "amx_bf16": False}
+    assert cpu_flags("") is None  # no /proc/cpuinfo (macOS, Windows): unknown, not "none"
+    assert cpu_model("")  # falls back to the platform module
+    assert conv_flops((32, 64, 32, 28, 5)) == 2 * 32 * 32 * 28 * 28 * 64 * 25
