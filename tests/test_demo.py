@@ -12,10 +12,11 @@ def rows_with(acc: dict[int, dict[int, float]]) -> list[dict]:
 
 
 def test_a_learned_run_reports_the_gain_of_thinking_longer():
+    """Learned is judged on held-out 9x9 mazes at the best step, not on validation at T."""
     acc = {d: {s: 0.0 for s in range(1, 46)} for d in SIZES}
     acc[9].update({15: 0.95, 17: 0.99})
     acc[13].update({TRAIN_STEPS: 0.2, 24: 0.8, 30: 0.8})  # ties go to the fewer steps
-    verdict, message = judge(rows_with(acc), best_val=0.96, images=11_000)
+    verdict, message = judge(rows_with(acc), best_val=0.885, images=10_000)
     assert verdict["learned"]
     assert verdict["size9_best"] == 0.99
     assert (verdict["size13_at_trained"], verdict["size13_best"], verdict["size13_best_steps"]) == (0.2, 0.8, 24)
@@ -24,8 +25,9 @@ def test_a_learned_run_reports_the_gain_of_thinking_longer():
 
 def test_a_run_that_did_not_learn_says_so_and_quotes_no_gain():
     acc = {d: {s: 0.0 for s in range(1, 46)} for d in SIZES}
+    acc[9].update({15: 0.06, 19: LEARNED - 0.01})
     acc[13].update({TRAIN_STEPS: 0.0, 26: 0.023})  # the failed AVX2 run of the issue: +2.3 "by thinking longer"
-    verdict, message = judge(rows_with(acc), best_val=LEARNED - 0.01, images=8_384)
+    verdict, message = judge(rows_with(acc), best_val=0.054, images=8_384)
     assert not verdict["learned"]
     assert "did NOT learn" in message and "thinking longer" not in message
 

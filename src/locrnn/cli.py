@@ -41,10 +41,11 @@ def _build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="locrnn", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("demo", help="train LocRNN on small mazes and show extrapolation (~10 min on 2 CPU cores)")
+    d = sub.add_parser("demo", help="train LocRNN on 9x9 mazes and show extrapolation to 13x13 (<= 10 min on 2 CPU cores)")
     d.add_argument("--out", default="runs", help="folder for the run (default: runs)")
-    d.add_argument("--minutes", type=float, default=6.5, help="training time budget (default 6.5)")
-    d.add_argument("--n-test", type=int, default=300, help="test mazes per size in the sweep")
+    d.add_argument("--n-train", type=int, default=10_000, help="most training mazes (default 10000; stops at 96%% validation)")
+    d.add_argument("--minutes", type=float, default=None, help="also stop training after this many minutes (default: no limit)")
+    d.add_argument("--n-test", type=int, default=200, help="test mazes per size in the sweep")
     d.add_argument("--seed", type=int, default=0)
 
     data = sub.add_parser("data", help="generate datasets in the public formats")
@@ -354,10 +355,10 @@ def _run(args) -> int:
         if args.command == "demo":
             from .demo import run_demo
 
-            _at_least(args, n_test=1)
-            if not args.minutes > 0:
+            _at_least(args, n_test=1, n_train=8)
+            if args.minutes is not None and not args.minutes > 0:
                 raise UserError(f"--minutes must be positive, got {args.minutes}")
-            run_demo(out=Path(args.out), minutes=args.minutes, n_test=args.n_test, seed=args.seed)
+            run_demo(out=Path(args.out), n_train=args.n_train, minutes=args.minutes, n_test=args.n_test, seed=args.seed)
         elif args.command == "data":
             _cmd_data(args)
         elif args.command == "train":

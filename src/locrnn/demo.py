@@ -6,7 +6,7 @@ validated every ``VAL_EVERY`` images, and training stops as soon as validation r
 efficient one measured on a CPU (docs/cpu.md), so that a CPU without fast bf16 (fp32 only) learns
 the task in the same images as one with it; a faster machine simply finishes sooner.
 
-A run that did not learn (best validation below ``LEARNED``) is reported as such: its sweep is no
+A run that did not learn (below ``LEARNED`` of held-out 9x9 mazes at its best step) is reported as such: its sweep is no
 evidence of extrapolation, and the demo says so instead of quoting a gain.
 """
 
@@ -26,10 +26,10 @@ SIZE = 9
 WIDTH = 32
 BATCH = 8
 N_TRAIN = 10_000  # the most fresh mazes seen; training stops earlier at STOP_AT
-N_VAL = 300
+N_VAL = 200
 VAL_EVERY = 1_000  # images between validations
-STOP_AT = 0.97  # validation accuracy at which training stops
-LEARNED = 0.90  # below this best validation the run has not learned the task
+STOP_AT = 0.96  # validation accuracy at which training stops
+LEARNED = 0.90  # below this share of held-out 9x9 mazes at the best step the run has not learned the task
 SIZES = (9, 11, 13)
 SWEEP_STEPS = 3 * TRAIN_STEPS  # past the best step of 13x13 mazes and into the decline beyond it
 
@@ -60,7 +60,7 @@ def demo_config(out: Path, name: str, seed: int, n_train: int = N_TRAIN, minutes
 def run_demo(
     out: Path = Path("runs"),
     n_train: int = N_TRAIN,
-    n_test: int = 300,
+    n_test: int = 200,
     seed: int = 0,
     minutes: float | None = None,
     log=print,
@@ -106,7 +106,7 @@ def judge(rows: list[dict], best_val: float, images: int, n_train: int = N_TRAIN
         return max(steps, key=lambda s: (acc[(size, s)], -s))
 
     verdict = {
-        "learned": best_val >= LEARNED,
+        "learned": acc[(easy, best(easy))] >= LEARNED,
         "best_val_accuracy": best_val,
         "train_images": images,
         f"size{easy}_best": acc[(easy, best(easy))],
@@ -118,13 +118,16 @@ def judge(rows: list[dict], best_val: float, images: int, n_train: int = N_TRAIN
     gain = top - at_t
     if not verdict["learned"]:
         return verdict, (
-            f"The model did NOT learn the task: its best validation accuracy is {100 * best_val:.1f}% after "
-            f"{images:,} mazes (a learned run reaches {100 * LEARNED:.0f}%). The sweep above is therefore no "
+            f"The model did NOT learn the task: after {images:,} training mazes it solves at most "
+            f"{100 * verdict[f'size{easy}_best']:.1f}% of held-out {easy}x{easy} mazes at any step count (a learned "
+            f"run solves {100 * LEARNED:.0f}%; validation at {TRAIN_STEPS} steps: {100 * best_val:.1f}%). The sweep "
+            "above is therefore no "
             f"evidence of extrapolation. Train on more mazes (locrnn demo --n-train {2 * n_train}) or see "
             "docs/cpu.md."
         )
     return verdict, (
-        f"Learned: {100 * best_val:.1f}% of validation mazes after {images:,} training mazes. "
+        f"Learned from {images:,} training mazes: {100 * verdict[f'size{easy}_best']:.1f}% of held-out {easy}x{easy} "
+        f"mazes at {best(easy)} steps (validation at {TRAIN_STEPS} steps: {100 * best_val:.1f}%). "
         f"On {hard}x{hard} mazes (never seen) the model is best at {verdict[f'size{hard}_best_steps']} steps: "
         f"{100 * top:.1f}% vs {100 * at_t:.1f}% at the trained {TRAIN_STEPS} steps "
         f"({'+' if gain >= 0 else ''}{100 * gain:.1f} points by thinking longer)."
