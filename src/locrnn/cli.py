@@ -41,10 +41,16 @@ def _build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="locrnn", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("demo", help="train LocRNN on 9x9 mazes and show extrapolation to 13x13 (<= 10 min on 2 CPU cores)")
+    d = sub.add_parser(
+        "demo", help="train LocRNN on 9x9 mazes and show extrapolation to 13x13 (<= 10 min on 2 CPU cores)"
+    )
     d.add_argument("--out", default="runs", help="folder for the run (default: runs)")
-    d.add_argument("--n-train", type=int, default=10_000, help="most training mazes (default 10000; stops at 96%% validation)")
-    d.add_argument("--minutes", type=float, default=None, help="also stop training after this many minutes (default: no limit)")
+    d.add_argument(
+        "--n-train", type=int, default=10_000, help="most training mazes (default 10000; stops at 96%% validation)"
+    )
+    d.add_argument(
+        "--minutes", type=float, default=None, help="also stop training after this many minutes (default: no limit)"
+    )
     d.add_argument("--n-test", type=int, default=200, help="test mazes per size in the sweep")
     d.add_argument("--seed", type=int, default=0)
 
