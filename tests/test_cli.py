@@ -159,6 +159,7 @@ def test_shipped_pretrained_checkpoints_work():
         build_model("locrnn", task="mazes", pretrained="nope")
 
 
+@pytest.mark.slow
 def test_shipped_stable_maze_model_holds_its_answer_far_past_its_training_steps():
     """locrnn-mazes-stable (docs/stability.md, trained with at most 60 steps) is as right at 240
     steps (4x) as at 30, on mazes it has not seen, and its state has stopped moving."""

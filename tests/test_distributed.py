@@ -111,6 +111,7 @@ def runs(tmp_path_factory):
     return root, finish(two)
 
 
+@pytest.mark.slow
 def test_two_processes_make_the_one_process_update(runs):
     root, out = runs
     diff = max_weight_difference(root / "one", root / "two")
@@ -126,6 +127,7 @@ def test_two_processes_make_the_one_process_update(runs):
         assert (a is None) == (b is None) and (a is None or abs(a - b) < 1e-10), (a, b)
 
 
+@pytest.mark.slow
 def test_killed_two_process_run_resumes_exactly(runs):
     """SIGKILL the launcher and both processes mid-run, resume under torchrun, get the same weights."""
     root, _ = runs
@@ -171,6 +173,7 @@ def test_shards_partition_the_global_batch():
         BatchLoader(data, 8, world=3)
 
 
+@pytest.mark.slow
 def test_reproduce_trains_a_figures_runs_under_torchrun_and_rank_0_reports(tmp_path):
     """Several runs in one torchrun command share one process group (a second group in one
     process hangs under gloo); rank 0 alone sweeps and writes the page."""

@@ -349,11 +349,13 @@ def trained_run(tmp_path_factory):
     return train(cfg, argv=["test"], log=lambda *a: None)
 
 
+@pytest.mark.slow
 def test_a_tiny_training_run_beats_chance(trained_run):
     summary = json.loads((trained_run / "summary.json").read_text())
     assert summary["best_val_accuracy"] >= 0.65  # 300 balanced images: chance is 0.50 +- 0.03
 
 
+@pytest.mark.slow  # shares the training of trained_run
 def test_the_sweep_tests_pathfinder_runs_at_their_image_size(trained_run, capsys):
     from locrnn.evaluation.extrapolation import _task_for
 

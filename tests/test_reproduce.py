@@ -260,6 +260,7 @@ def test_the_table_keeps_tasks_apart_when_a_model_is_trained_on_the_same_difficu
     assert "| pathfinder | locrnn | 9 | 9 |  70.0 (T=6) |" in table
 
 
+@pytest.mark.slow
 def test_runs_train_side_by_side_in_their_own_processes_and_the_figure_then_reuses_them(tmp_path, capsys):
     root = tmp_path / "r"
     assert main(["reproduce", "fig7", "--scale", "smoke", "--root", str(root), "--jobs", "2"]) == 0

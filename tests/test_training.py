@@ -82,7 +82,7 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
         "--steps",
         "4",
         "--n-train",
-        "1536",
+        "384",
         "--n-val",
         "32",
         "--batch-size",
