@@ -290,7 +290,9 @@ def test_the_task_gives_3_channel_float_inputs_and_int64_labels(tmp_path, small)
     assert task.default_difficulties == (9, 14, 18) and task.check_difficulty(21) == 21
     with pytest.raises(ValueError):
         task.check_difficulty(1)
-    train, val = task.datasets(make_config(None, task="pathfinder", size=9, image_size=32, n_train=6, n_val=4))
+    train, val = task.datasets(
+        make_config(None, task="pathfinder", size=9, image_size=32, n_train=6, n_val=4, batch_size=2)
+    )
     xb, yb = train.batch(np.arange(6))
     assert xb.dtype == torch.float32 and xb.shape == (6, 3, 32, 32) and yb.dtype == torch.int64
     assert 0 <= xb.min() and xb.max() == 1 and torch.equal(xb[:, 0], xb[:, 2])
@@ -387,7 +389,9 @@ def test_lra_geometry_draws_the_long_range_arena_sets_and_checkpoints_remember_i
     from locrnn.training.tasks import get_task
 
     task = get_task("pathfinder")
-    train, _ = task.datasets(make_config(None, task="pathfinder", size=6, geometry="lra", n_train=4, n_val=2))
+    train, _ = task.datasets(
+        make_config(None, task="pathfinder", size=6, geometry="lra", n_train=4, n_val=2, batch_size=2)
+    )
     x, _ = generate_pathfinder(4, pathfinder_params(6, 32, family="lra"), workers=1)
     assert torch.allclose(train.batch(np.arange(4))[0][:, 0], torch.from_numpy(x).float() / 255)
     assert task.params(9) == pathfinder_params(9, 32, family="lra")  # other lengths: same family

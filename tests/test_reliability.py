@@ -2,6 +2,7 @@
 failure one line that names what went wrong. docs/reliability.md lists what these tests try."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -455,3 +456,23 @@ def test_killed_again_and_again_the_run_ends_as_if_never_killed(tmp_path):
     assert [r["iteration"] for r in part if "loss" in r] == list(range(1, 33))  # every iteration once
     assert part == full
     assert not list(run.glob(".*.tmp"))
+
+
+def test_a_killed_but_unreaped_process_does_not_hold_a_lock():
+    """A zombie (killed, not yet reaped by its parent) no longer runs: its lock may be taken over."""
+    import subprocess
+    import sys
+
+    from locrnn.lock import alive
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert alive(child.pid)
+        child.kill()
+        deadline = time.time() + 10
+        while alive(child.pid) and time.time() < deadline:  # killed, and not reaped: a zombie
+            time.sleep(0.01)
+        assert not alive(child.pid)
+    finally:
+        child.kill()
+        child.wait()
