@@ -31,8 +31,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from _common import count_flops, fmt_table, interleaved, loadavg, machine  # noqa: E402
+from _common import (  # noqa: E402
+    PEAK_SHAPES,
+    PEAK_SHAPES_QUICK,
+    conv_peak,
+    count_flops,
+    fmt_table,
+    interleaved,
+    loadavg,
+    machine,
+)
 from speed import make_batch, precision_name, train_step  # noqa: E402
 
 from locrnn.demo import BATCH, SIZE, TRAIN_STEPS, WIDTH, demo_config  # noqa: E402
@@ -45,10 +53,6 @@ from oracle import PlainLocRNN  # noqa: E402  (tests/, on the path once _common 
 FLOOR = 0.70  # the issue's floor: share of the convolution peak of the precision `auto` picks
 BASELINE = "plain oracle, fp32 (baseline)"
 FUSED = "fused cell, fp32 (the model as built)"
-
-# (batch, C_in, C_out, kernel, side) of the peak convolutions: those of _common.conv_peak
-PEAK_SHAPES = [(32, 256, 256, 3, 32), (32, 128, 64, 5, 28)]
-PEAK_SHAPES_QUICK = [(8, 128, 64, 5, 28)]
 
 
 def cpu_class() -> str:
@@ -76,33 +80,6 @@ def _has_amx() -> bool:
         return bool(torch.cpu._is_amx_tile_supported())
     except (AttributeError, RuntimeError):
         return False
-
-
-def peak_of(precisions: list[str], shapes, rounds: int) -> dict[str, dict]:
-    """GFLOP/s of large convolutions in each precision, NCHW and channels-last; the best is the peak.
-
-    ``_common.conv_peak`` with a choice of precisions: where bf16 is only emulated its peak is no
-    reference for anything and measuring it would take minutes.
-    """
-    result: dict[str, dict] = {}
-    for key in precisions:
-        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[key]
-        best = {"gflops": 0.0}
-        for batch, cin, cout, k, side in shapes:
-            for layout in ("nchw", "channels_last"):
-                x = torch.randn(batch, cin, side, side, dtype=dtype)
-                w = torch.randn(cout, cin, k, k, dtype=dtype)
-                if layout == "channels_last":
-                    x, w = x.to(memory_format=torch.channels_last), w.to(memory_format=torch.channels_last)
-                flops = 2 * batch * side * side * cout * cin * k * k
-                with torch.no_grad():
-                    run = lambda x=x, w=w, pad=k // 2: F.conv2d(x, w, padding=pad)  # noqa: E731
-                    t = interleaved({"c": run}, rounds, warmup=2)["c"]
-                g = flops / t["best"] / 1e9
-                if g > best["gflops"]:
-                    best = {"gflops": g, "shape": f"{batch}x{cin}->{cout} {k}x{k} at {side}x{side}", "layout": layout}
-        result[key] = best
-    return result
 
 
 def _bf16_name(b: int, batch: int) -> str:
@@ -167,7 +144,7 @@ def measure(
     native_bf16 = cpu_has_bf16()
     auto = pick_dtype("auto", torch.device("cpu"))
     precisions = ["fp32"] + (["bf16"] if native_bf16 else [])
-    peak = peak_of(precisions, peak_shapes, rounds)
+    peak = conv_peak(rounds, precisions=tuple(precisions), shapes=peak_shapes)
 
     torch.manual_seed(cfg.seed)
     base = build_model(cfg.model, task=cfg.task, **{**cfg.model_args, "width": width})
