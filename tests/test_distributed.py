@@ -13,12 +13,14 @@ per-process loss normalisation, or DDP around the model alone move the weights b
 and 8e-2 respectively.
 """
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,6 +74,16 @@ def launch(*args: str, processes: int = 2, **popen) -> subprocess.Popen:
         cmd += ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes), "--no-python"]
         cmd += [sys.executable]
     return subprocess.Popen([*cmd, "-c", FP64, "train", *args], env=env, **popen)
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
 
 
 def finish(proc: subprocess.Popen) -> str:
@@ -141,9 +153,14 @@ def test_killed_two_process_run_resumes_exactly(runs):
     deadline = time.time() + 120
     while not state.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
+    workers = children(proc.pid)  # torchrun starts each worker in a session of its own
     os.killpg(proc.pid, signal.SIGKILL)
+    for pid in workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert workers, "no worker processes found"
     assert not (root / "part" / "summary.json").exists()
     saved = torch.load(state, weights_only=True)["position"]["iteration"]
     assert 0 < saved < 24
