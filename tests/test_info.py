@@ -4,20 +4,16 @@ A CPU with AVX2 only is emulated in a fresh process: oneDNN and ATen then use AV
 ``_is_mkldnn_bf16_supported()`` says False, as on such a CPU.
 """
 
-import functools
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
+from emulation import AVX2_ONLY, avx2_emulation_works, run_python
 from locrnn.cli import main
 from locrnn.info import CPU_FLAGS, conv_flops, cpu_flags, cpu_model
 from locrnn.training.runtime import cpu_has_bf16, pick_dtype
 
-AVX2_ONLY = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
 INFO_KEYS = {
     "locrnn",
     "torch",
@@ -34,20 +30,8 @@ INFO_KEYS = {
 }
 
 
-def _run(args: list[str], env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
-    )
-
-
-@functools.cache
-def _avx2_emulation_works() -> bool:
-    r = _run(["-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"], AVX2_ONLY)
-    return r.returncode == 0 and r.stdout.strip() == "AVX2"
-
-
 def _info(env: dict[str, str] | None = None) -> dict:
-    r = _run(["-m", "locrnn", "info", "--json", "--device", "cpu", "--seconds", "0.2"], env)
+    r = run_python(["-m", "locrnn", "info", "--json", "--device", "cpu", "--seconds", "0.2"], env)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -67,7 +51,7 @@ def test_info_json_reports_this_machine():
 
 
 def test_info_on_an_avx2_only_cpu_picks_fp32():
-    if not _avx2_emulation_works():
+    if not avx2_emulation_works():
         pytest.skip("this CPU or torch build cannot emulate an AVX2-only CPU")
     info = _info(AVX2_ONLY)
     assert info["cpu_capability"] == "AVX2"

@@ -4,32 +4,14 @@ A CPU with AVX2 only is emulated in a fresh process: oneDNN and ATen then use AV
 ``_is_mkldnn_bf16_supported()`` says False, as on such a CPU.
 """
 
-import functools
-import os
 import re
-import subprocess
-import sys
 import warnings
 
 import pytest
 import torch
 
+from emulation import AVX2_ONLY, avx2_emulation_works, run_python
 from locrnn.training.runtime import cpu_has_bf16, cpu_has_fp16, pick_dtype
-
-AVX2_ONLY = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
-
-
-def _run(args: list[str], env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
-    )
-
-
-@functools.cache
-def _avx2_emulation_works() -> bool:
-    r = _run(["-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"], AVX2_ONLY)
-    return r.returncode == 0 and r.stdout.strip() == "AVX2"
-
 
 _PICK = """
 import warnings, torch
@@ -42,9 +24,9 @@ print([str(d) for d in got])
 
 
 def test_emulated_half_precision_is_named_once_per_process():
-    if not _avx2_emulation_works():
+    if not avx2_emulation_works():
         pytest.skip("this CPU or torch build cannot emulate an AVX2-only CPU")
-    r = _run(["-c", _PICK], AVX2_ONLY)
+    r = run_python(["-c", _PICK], AVX2_ONLY)
     assert r.returncode == 0, r.stderr
     # still honoured: results stay correct, only slower
     assert r.stdout.strip() == str(
@@ -70,11 +52,11 @@ def test_native_half_precision_is_not_warned_about(precision, dtype, native):
 
 
 def test_cli_user_sees_the_emulation_warning_on_stderr(tmp_path):
-    if not _avx2_emulation_works():
+    if not avx2_emulation_works():
         pytest.skip("this CPU or torch build cannot emulate an AVX2-only CPU")
     args = ["-m", "locrnn", "sweep", "--pretrained", "locrnn-mazes", "--sizes", "9", "--steps", "1:2"]
     args += ["--n", "4", "--batch-size", "4", "--device", "cpu", "--precision", "bf16", "--out", str(tmp_path)]
-    r = _run(args, AVX2_ONLY, timeout=300)
+    r = run_python(args, AVX2_ONLY, timeout=300)
     assert r.returncode == 0, r.stderr
     notes = [line for line in r.stderr.splitlines() if "emulated" in line]
     assert len(notes) == 1, r.stderr  # one line, in the CLI's warning format
