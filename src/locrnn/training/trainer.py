@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import sys
 import time
@@ -23,16 +22,19 @@ import torch
 from ..checkpoint import load_weights, read_checkpoint, save_model
 from ..data.arrays import BatchLoader
 from ..evaluation.sweep import evaluate_steps
-from ..io import FORMAT_VERSION as FORMAT
-from ..io import UserError, atomic_path, load_json, remove_stale_temps, save_json, writable_dir, write_failure
+from ..io import UserError, atomic_path, remove_stale_temps, save_json, writable_dir, write_failure
 from ..lock import claim
 from ..models import build_model
-from .config import FIELDS, TrainConfig
+from .config import TrainConfig
 from .distributed import global_mean, rank_weighted, sync_batchnorm, wrap_objective
 from .guard import TrainingDiverged, grad_norm
 from .guard import check as guard_check
 from .guard import message as diverged_message
 from .losses import objective_loss
+from .resume import load_config as _load_config
+from .resume import load_state as _load_state
+from .resume import save_state as _save_state
+from .resume import truncate_metrics as _truncate_metrics
 from .runtime import (
     Runtime,
     all_sum,
@@ -125,12 +127,12 @@ def _train(cfg: TrainConfig, resume: str | Path | None, argv: list[str] | None, 
         if not run_dir.is_dir():
             raise UserError(f"cannot resume: no run folder {run_dir}")
         held.enter_context(claim(run_dir))
-        if int(os.environ.get("RANK", "0")) == 0:  # the lock's holder: half-written files of a killed process
-            remove_stale_temps(run_dir, owned=True)
         cfg = _load_config(run_dir / "config.json")
     else:
         cfg.validate()  # every option, before any work
     rt = setup(cfg.device, cfg.precision)
+    if resume is not None and rt.main:  # the lock's holder: half-written files of a killed process
+        remove_stale_temps(run_dir, owned=True)
     seed_everything(cfg.seed)
     task = get_task(cfg.task)
     model = build_for(cfg).to(rt.device)  # before the data: a bad model name fails fast
@@ -312,85 +314,6 @@ def _out_of_time(cfg: TrainConfig, t0: float, rt: Runtime) -> bool:
     return bool(cfg.time_budget) and broadcast_value(time.time() - t0, rt) >= cfg.time_budget
 
 
-def _save_state(run_dir: Path, net, opt, pos, rng: random.Random, t0: float, rt: Runtime, metrics=None) -> None:
-    """Write ``trainer_state.pt``; its position records how long ``metrics.jsonl`` was then, so
-    that a resumed run drops the rows logged after it (they are logged again)."""
-    if not rt.main:
-        return
-    logged = {"metrics_bytes": metrics.tell()} if metrics else {}
-    state = {
-        "format_version": FORMAT,
-        "model": net.state_dict(),
-        "optimizer": opt.state_dict(),
-        "scheduler": {"schedule": "a function of position (see lr_factor)"},
-        "position": {**pos, "seconds": time.time() - t0, **logged},
-        "python_rng": rng.getstate(),
-        "torch_rng": torch.get_rng_state(),
-    }
-    with atomic_path(run_dir / "trainer_state.pt") as tmp:
-        torch.save(state, tmp)
-
-
-def _load_state(path: Path, net, opt, pos, rng: random.Random) -> None:
-    if not path.is_file():
-        raise UserError(f"cannot resume: missing {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a truncated or foreign file
-        raise UserError(f"cannot resume: corrupt training state {path}: {_first_line(e)}") from None
-    if not isinstance(state, dict) or state.get("format_version", FORMAT) != FORMAT:
-        version = state.get("format_version") if isinstance(state, dict) else None
-        raise UserError(f"cannot resume: {path} has format version {version}, this locrnn reads version {FORMAT}")
-    try:
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        pos.update(state["position"])
-        rng.setstate(_as_rng_state(state["python_rng"]))
-        torch.set_rng_state(state["torch_rng"])
-    except (KeyError, RuntimeError, ValueError, TypeError) as e:
-        what = f"no {e}" if isinstance(e, KeyError) else _first_line(e)
-        raise UserError(f"cannot resume: {path} does not fit this run's model and optimizer ({what})") from None
-
-
-def _truncate_metrics(path: Path, pos: dict) -> None:
-    """Keep the rows of ``metrics.jsonl`` logged up to the checkpoint being resumed (its
-    ``metrics_bytes``; for a state written before those were recorded, the rows at or before its
-    iteration), rewritten atomically: the resumed run logs the rest again, each row once."""
-    if not path.is_file():
-        return
-    data = path.read_bytes()
-    if pos.get("metrics_bytes") is not None:
-        kept = data[: pos["metrics_bytes"]]
-    else:
-        kept = b"".join(line for line in data.splitlines(keepends=True) if _row_iteration(line) <= pos["iteration"])
-    if kept != data:
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(kept)
-
-
-def _row_iteration(line: bytes) -> float:
-    try:
-        return json.loads(line)["iteration"] if line.endswith(b"\n") else math.inf
-    except (ValueError, KeyError, TypeError):
-        return math.inf  # a half-written or foreign row: dropped
-
-
-def _first_line(e: Exception) -> str:
-    """The telling line of a torch error: its first detail line, or its first sentence."""
-    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-    if len(lines) > 1 and lines[0].endswith(":"):
-        return lines[1]
-    return lines[0].split(". ")[0] if lines else type(e).__name__
-
-
-def _load_config(path: Path) -> TrainConfig:
-    values = load_json(path)
-    unknown = sorted(set(values) - set(FIELDS)) if isinstance(values, dict) else None
-    if unknown is None or unknown:
-        raise UserError(f"cannot resume: {path} is not a config of this locrnn (unknown fields: {unknown})")
-    return TrainConfig(**values).validate(where=f"cannot resume: {path}")
-
-
 def _start_run(cfg: TrainConfig, argv: list[str] | None) -> Path:
     """Create the run folder (never an existing one) with its config and command line."""
     run_dir = new_run_dir(cfg)
@@ -398,7 +321,3 @@ def _start_run(cfg: TrainConfig, argv: list[str] | None) -> Path:
     with atomic_path(run_dir / "command.txt") as tmp:
         tmp.write_text(" ".join(argv if argv is not None else sys.argv) + "\n")
     return run_dir
-
-
-def _as_rng_state(s):
-    return tuple(_as_rng_state(v) if isinstance(v, list) else v for v in s)
