@@ -20,7 +20,7 @@ from locrnn.data.arrays import ArrayDataset, BatchLoader
 from locrnn.data.mazes import generate_mazes
 from locrnn.evaluation.sweep import evaluate_steps
 from locrnn.models import build_model
-from locrnn.training.tasks import get_task
+from locrnn.tasks import get_task
 from oracle import PlainLocRNN
 
 

@@ -165,7 +165,7 @@ def test_shipped_stable_maze_model_holds_its_answer_far_past_its_training_steps(
     steps (4x) as at 30, on mazes it has not seen, and its state has stopped moving."""
     from locrnn import build_model
     from locrnn.evaluation.sweep import evaluate_steps
-    from locrnn.training.tasks import get_task
+    from locrnn.tasks import get_task
 
     task = get_task("mazes")
     model = build_model("locrnn", task="mazes", pretrained="stable").eval()
@@ -177,7 +177,7 @@ def test_shipped_maze_model_solves_mazes_and_extrapolates():
     """The shipped quick-scale LocRNN solves held-out 9x9 mazes and more 13x13 ones with more steps."""
     from locrnn import build_model
     from locrnn.evaluation.sweep import evaluate_steps
-    from locrnn.training.tasks import get_task
+    from locrnn.tasks import get_task
 
     task = get_task("mazes")
     model = build_model("locrnn", task="mazes", pretrained=True).eval()

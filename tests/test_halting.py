@@ -8,7 +8,7 @@ from locrnn.data.arrays import ArrayDataset
 from locrnn.data.mazes import generate_mazes
 from locrnn.evaluation.halting import evaluate_halting
 from locrnn.models import build_model
-from locrnn.training.tasks import get_task
+from locrnn.tasks import get_task
 
 
 @pytest.mark.parametrize("rule", ["prediction", "state"])

@@ -283,8 +283,8 @@ def test_cli_writes_the_layout_and_a_preview(tmp_path, capsys):
 
 
 def test_the_task_gives_3_channel_float_inputs_and_int64_labels(tmp_path, small):
+    from locrnn.tasks import get_task
     from locrnn.training.config import make_config
-    from locrnn.training.tasks import get_task
 
     task = get_task("pathfinder")
     assert task.default_difficulties == (9, 14, 18) and task.check_difficulty(21) == 21
@@ -385,8 +385,8 @@ def test_lra_geometry_draws_the_long_range_arena_sets_and_checkpoints_remember_i
     from locrnn.checkpoint import save_model
     from locrnn.evaluation.extrapolation import _task_for
     from locrnn.models import build_model
+    from locrnn.tasks import get_task
     from locrnn.training.config import make_config
-    from locrnn.training.tasks import get_task
 
     task = get_task("pathfinder")
     train, _ = task.datasets(

@@ -260,7 +260,7 @@ def maze_folder(root: Path, n: int, size: int, name_size: int | None = None) -> 
 
 
 def test_fewer_than_five_mazes_still_validate_on_mazes_never_trained_on(tmp_path):
-    from locrnn.training.tasks import get_task
+    from locrnn.tasks import get_task
 
     maze_folder(tmp_path, 4, 5)
     cfg = small_config(tmp_path, data_root=str(tmp_path), n_train=0, n_val=16, batch_size=1)

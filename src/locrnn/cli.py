@@ -198,8 +198,8 @@ def _cmd_data(args) -> None:
 
 
 def _cmd_train(args) -> None:
+    from .tasks import get_task
     from .training.config import FIELDS, make_config, parse_value
-    from .training.tasks import get_task
     from .training.trainer import train
 
     if args.resume:  # the run goes on with its own config.json: an option given too would be ignored
@@ -329,7 +329,7 @@ def _cmd_models(args) -> None:
     from .models.summary import model_table
 
     if args.task is not None:
-        from .training.tasks import get_task
+        from .tasks import get_task
 
         get_task(args.task)
     names = list_models(args.task)

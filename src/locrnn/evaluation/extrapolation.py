@@ -9,8 +9,8 @@ from pathlib import Path
 from ..checkpoint import load_model, resolve_checkpoint
 from ..io import load_json, writable_dir
 from ..plots import plot_sweep
-from ..training.runtime import setup
-from ..training.tasks import get_task
+from ..runtime import setup
+from ..tasks import get_task
 from .sweep import best_steps, evaluate_steps, first_nonfinite, fmt_pct, sweep_rows, write_rows
 
 

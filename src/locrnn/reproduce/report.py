@@ -12,7 +12,7 @@ from ..checkpoint import load_model
 from ..evaluation.sweep import fmt_pct
 from ..io import atomic_path, load_json
 from ..plots import plot_sweep, plt
-from ..training.tasks import get_task
+from ..tasks import get_task
 from .figures import Figure
 
 

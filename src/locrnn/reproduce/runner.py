@@ -15,8 +15,8 @@ from ..evaluation.sweep import write_rows
 from ..io import UserError, load_json, save_json
 from ..lock import claim
 from ..models import get_entry
+from ..runtime import setup, teardown
 from ..training.config import TrainConfig, make_config
-from ..training.runtime import setup, teardown
 from ..training.trainer import train
 from .figures import VARIANTS, Figure, Run
 

@@ -27,7 +27,7 @@ import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .runtime import Runtime, all_sum
+from ..runtime import Runtime, all_sum
 
 _SYNC_BN_DEVICES = ("cuda", "xpu", "hpu")
 

@@ -25,6 +25,17 @@ from ..evaluation.sweep import evaluate_steps
 from ..io import UserError, atomic_path, remove_stale_temps, save_json, writable_dir, write_failure
 from ..lock import claim
 from ..models import build_model
+from ..runtime import (
+    Runtime,
+    all_sum,
+    broadcast_value,
+    main_first,
+    pick_compile,
+    seed_everything,
+    setup,
+    teardown,
+)
+from ..tasks import get_task
 from .config import TrainConfig
 from .distributed import global_mean, rank_weighted, sync_batchnorm, wrap_objective
 from .guard import TrainingDiverged, grad_norm
@@ -35,17 +46,6 @@ from .resume import load_config as _load_config
 from .resume import load_state as _load_state
 from .resume import save_state as _save_state
 from .resume import truncate_metrics as _truncate_metrics
-from .runtime import (
-    Runtime,
-    all_sum,
-    broadcast_value,
-    main_first,
-    pick_compile,
-    seed_everything,
-    setup,
-    teardown,
-)
-from .tasks import get_task
 
 
 def lr_factor(cfg: TrainConfig, total: int):

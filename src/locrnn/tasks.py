@@ -11,11 +11,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.arrays import ArrayDataset
-from ..data.maze_io import load_mazes
-from ..data.mazes import check_size, generate_mazes
-from ..evaluation.metrics import class_correct, maze_correct, maze_pixel_accuracy, maze_predictions, open_mask
-from ..io import UserError
+from .data.arrays import ArrayDataset
+from .data.maze_io import load_mazes
+from .data.mazes import check_size, generate_mazes
+from .io import UserError
+from .metrics import class_correct, maze_correct, maze_pixel_accuracy, maze_predictions, open_mask
 
 
 def _fp32_or_wider(t: torch.Tensor) -> torch.Tensor:
@@ -134,19 +134,19 @@ class PathFinderTask(ClassificationTask):
         self.geometry = run_config.get("geometry") or self.geometry
 
     def check_difficulty(self, length: int) -> int:
-        from ..data.pathfinder import check_length
+        from .data.pathfinder import check_length
 
         return check_length(length)
 
     def params(self, length: int, image_size: int | None = None):
-        from ..data.pathfinder import pathfinder_params
+        from .data.pathfinder import pathfinder_params
 
         size = image_size or self.image_size or (32 if self.geometry == "lra" else 150)
         return pathfinder_params(self.check_difficulty(length), size, family=self.geometry)
 
     def datasets(self, cfg) -> tuple[ArrayDataset, ArrayDataset]:
-        from ..data.pathfinder import generate_pathfinder
-        from ..data.pathfinder_read import load_pathfinder
+        from .data.pathfinder import generate_pathfinder
+        from .data.pathfinder_read import load_pathfinder
 
         self.image_size, self.geometry = cfg.image_size or self.image_size, cfg.geometry
         length, size = self.check_difficulty(cfg.size), self.params(cfg.size).size
@@ -160,8 +160,8 @@ class PathFinderTask(ClassificationTask):
         return gray_dataset(*train), gray_dataset(*val)
 
     def test_data(self, length: int, n: int, *, root: str | None = None, seed: int = 0) -> ArrayDataset:
-        from ..data.pathfinder import generate_pathfinder
-        from ..data.pathfinder_read import load_pathfinder
+        from .data.pathfinder import generate_pathfinder
+        from .data.pathfinder_read import load_pathfinder
 
         size = self.params(length).size
         if root:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from ..io import UserError
+from .io import UserError
 
 T = TypeVar("T")
 
