@@ -10,23 +10,21 @@ from ..checkpoint import load_model, resolve_checkpoint
 from ..io import load_json, writable_dir
 from ..plots import plot_sweep
 from ..runtime import setup
-from ..tasks import get_task
+from ..tasks import Task, get_task, task_from_run, task_settings
 from .sweep import best_steps, evaluate_steps, first_nonfinite, fmt_pct, sweep_rows, write_rows
 
 
-def _task_for(name: str, stem: Path):
-    """The task, given the settings of the run folder the checkpoint sits in (or, outside a run
+def _task_for(name: str, stem: Path) -> Task:
+    """The task, with the settings of the run folder the checkpoint sits in (or, outside a run
     folder, those the checkpoint records): e.g. PathFinder is tested at the image size it was
     trained at."""
-    task = get_task(name)
-    if not hasattr(task, "configure"):
-        return task
+    if not task_settings(name):
+        return get_task(name)
     run_config = stem.parent / "config.json"
     if run_config.is_file():
-        task.configure(load_json(run_config))
-    else:  # a checkpoint outside its run folder (e.g. a shipped one) carries the settings itself
-        task.configure(load_json(stem.with_suffix(".json")).get("trained_on") or {})
-    return task
+        return task_from_run(name, load_json(run_config))
+    # a checkpoint outside its run folder (e.g. a shipped one) carries the settings itself
+    return task_from_run(name, load_json(stem.with_suffix(".json")).get("trained_on") or {})
 
 
 @dataclass

@@ -35,7 +35,7 @@ from ..runtime import (
     setup,
     teardown,
 )
-from ..tasks import get_task
+from ..tasks import task_from_run
 from .config import TrainConfig
 from .distributed import global_mean, rank_weighted, sync_batchnorm, wrap_objective
 from .guard import TrainingDiverged, grad_norm
@@ -134,7 +134,7 @@ def _train(cfg: TrainConfig, resume: str | Path | None, argv: list[str] | None, 
     if resume is not None and rt.main:  # the lock's holder: half-written files of a killed process
         remove_stale_temps(run_dir, owned=True)
     seed_everything(cfg.seed)
-    task = get_task(cfg.task)
+    task = task_from_run(cfg.task, cfg.to_dict())
     model = build_for(cfg).to(rt.device)  # before the data: a bad model name fails fast
     if cfg.init_from and resume is None:  # fine-tuning (a resumed run has its weights in its state)
         _init_weights(model, cfg)
@@ -142,7 +142,9 @@ def _train(cfg: TrainConfig, resume: str | Path | None, argv: list[str] | None, 
         model = sync_batchnorm(model, rt.device)
     if resume is None:  # likewise an existing or unwritable run folder
         main_first(lambda: _check_new_run(cfg), rt)
-    train_ds, val_ds = task.datasets(cfg)
+    train_ds, val_ds = task.datasets(
+        cfg.size, cfg.n_train, cfg.n_val, root=cfg.data_root, seed=cfg.data_seed, progress=cfg.progress
+    )
     model.checkpoint_steps = cfg.grad_checkpoint
     opt = make_optimizer(model, cfg)
     loader = BatchLoader(train_ds, cfg.batch_size, seed=cfg.seed, rank=rt.rank, world=rt.world)
