@@ -45,8 +45,8 @@ def _child(args: dict) -> dict:
     from speed import autocast, fast_dtype, make_batch
 
     from locrnn.data.arrays import ArrayDataset
-    from locrnn.evaluation.sweep import evaluate_steps
     from locrnn.models import build_model
+    from locrnn.scoring import evaluate_steps
     from locrnn.tasks import get_task
 
     torch.set_num_threads(args["threads"])

@@ -110,7 +110,7 @@ def test_a_run_trained_with_another_recipe_is_not_reused(tmp_path):
 
     from locrnn.io import UserError
     from locrnn.reproduce.figures import Run
-    from locrnn.reproduce.runner import ensure_trained
+    from locrnn.reproduce.runs import ensure_trained
 
     run = Run("locrnn", "mazes", 5, 0)
     folder = ensure_trained(run, "smoke", tmp_path, log=lambda *a: None)
@@ -142,7 +142,7 @@ def test_quick_pathfinder_extrapolation_trains_on_the_middle_length_and_tests_bo
 
 def test_a_finetuning_variant_trains_its_base_first_and_starts_from_it(tmp_path):
     from locrnn.reproduce.figures import VARIANTS, Run
-    from locrnn.reproduce.runner import ensure_trained
+    from locrnn.reproduce.runs import ensure_trained
 
     base = VARIANTS["contractive"]["finetune"]
     folder = ensure_trained(Run("locrnn", "mazes", 5, 0, "contractive"), "smoke", tmp_path, log=lambda *a: None)
@@ -199,7 +199,7 @@ def test_a_run_another_live_process_is_training_is_refused_and_a_stale_lock_is_t
 
     from locrnn.io import UserError
     from locrnn.reproduce.figures import Run
-    from locrnn.reproduce.runner import ensure_trained, run_folder
+    from locrnn.reproduce.runs import ensure_trained, run_folder
 
     run = Run("locrnn", "mazes", 5, 0)
     folder = run_folder(run, "smoke", tmp_path)

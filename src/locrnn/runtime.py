@@ -138,10 +138,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def setup(device: str = "auto", precision: str = "auto") -> Runtime:
-    """Join the process group when launched by torchrun (WORLD_SIZE > 1)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
+def setup(device: str = "auto", precision: str = "auto", *, join: bool = True) -> Runtime:
+    """The device and precision of this process. Launched by torchrun (WORLD_SIZE > 1), it joins
+    the process group unless ``join`` is False: then it works alone (world 1, rank 0) on its own
+    device, as an evaluation does."""
+    world = int(os.environ.get("WORLD_SIZE", "1")) if join else 1
+    rank = int(os.environ.get("RANK", "0")) if join else 0
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     dev = pick_device(device, local_rank)
     owns = False

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..checkpoint import load_model
-from ..evaluation.sweep import fmt_pct
+from ..evaluation.tables import fmt_pct
 from ..io import atomic_path, load_json
 from ..plots import plot_sweep, plt
 from ..tasks import get_task

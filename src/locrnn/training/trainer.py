@@ -21,7 +21,6 @@ import torch
 
 from ..checkpoint import load_weights, read_checkpoint, save_model
 from ..data.arrays import BatchLoader
-from ..evaluation.sweep import evaluate_steps
 from ..io import UserError, atomic_path, remove_stale_temps, save_json, writable_dir, write_failure
 from ..lock import claim
 from ..models import build_model
@@ -35,6 +34,7 @@ from ..runtime import (
     setup,
     teardown,
 )
+from ..scoring import evaluate_steps
 from ..tasks import task_from_run
 from .config import TrainConfig
 from .distributed import global_mean, rank_weighted, sync_batchnorm, wrap_objective
