@@ -75,7 +75,8 @@ def test_fig4_smoke(tmp_path, capsys):
 
 def test_variants_stay_apart_in_tables_and_panels(tmp_path):
     """Runs of one model trained with different objectives get their own rows, lines and panels."""
-    from locrnn.reproduce.report import _steps_table, label_variants, plot_panels
+    from locrnn.plots import plot_panels
+    from locrnn.reproduce.report import _steps_table, label_variants
 
     fig = figure("stability")
     paper, penalty = [r for r in fig.runs if r.variant in ("paper", "penalty")]
@@ -289,7 +290,8 @@ def test_with_several_seeds_the_table_gives_the_mean_and_each_seed_and_the_bars_
     """An ablation that converges in one seed of two must not read as a model at 68%."""
     import matplotlib.axes
 
-    from locrnn.reproduce.report import _steps_table, plot_bars
+    from locrnn.plots import plot_bars
+    from locrnn.reproduce.report import _steps_table
 
     rows = [
         {"task": "pathfinder", "model": "locrnn_no_s", "trained_on": 6, "difficulty": 6, "steps": 4}
