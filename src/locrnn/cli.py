@@ -372,6 +372,23 @@ def _cmd_info(args) -> None:
     print(json.dumps(info, indent=2) if args.json else format_info(info))
 
 
+# the library names settings; on the command line they are these flags
+_FLAG_WORDS = (
+    ("(pass overwrite=True to replace it)", "(pass --overwrite to replace it)"),
+    ("(choose another name, or resume it)", "(choose another --name, or --resume it)"),
+    ("init_from: ", "--init-from: "),
+    ("try precision bf16 or fp32", "try --precision bf16 or fp32"),
+    ("try clip 1", "--clip 1"),
+)
+
+
+def _as_flags(message: str) -> str:
+    """A library message with the settings it names written as this command line's flags."""
+    for setting, flag in _FLAG_WORDS:
+        message = message.replace(setting, flag)
+    return message
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     with warnings.catch_warnings():  # warnings (e.g. skipped unreadable images) as one line each
@@ -403,10 +420,10 @@ def _run(args) -> int:
         elif args.command == "info":
             _cmd_info(args)
     except (UserError, OSError) as e:  # OSError: e.g. a full disk (any other error is a bug: a traceback)
-        print(f"locrnn {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        print(f"locrnn {args.command}: error: {_as_flags(' '.join(str(e).split()))}", file=sys.stderr)
         return 2
     except FloatingPointError as e:  # training diverged: a failed run, not a bad input
-        print(f"locrnn {args.command}: error: {e}", file=sys.stderr)
+        print(f"locrnn {args.command}: error: {_as_flags(str(e))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -104,7 +104,7 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[
     """Yield a temporary folder that is renamed to ``path`` once everything in it is written."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise UserError(f"{path} already exists (pass --overwrite to replace it)")
+        raise UserError(f"{path} already exists (pass overwrite=True to replace it)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(path.parent)  # of writers killed before

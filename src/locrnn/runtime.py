@@ -97,7 +97,7 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     except RuntimeError:
         raise UserError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for but no CUDA device is available")
+        raise UserError(f"device {name!r} was asked for but no CUDA device is available")
     return dev
 
 
