@@ -462,7 +462,7 @@ def test_a_killed_but_unreaped_process_does_not_hold_a_lock():
     import subprocess
     import sys
 
-    from locrnn.lock import alive
+    from locrnn.io import alive
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
