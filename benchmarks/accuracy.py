@@ -18,9 +18,9 @@ from speed import autocast, fast_dtype, precision_name
 
 from locrnn.data.arrays import ArrayDataset, BatchLoader
 from locrnn.data.mazes import generate_mazes
-from locrnn.evaluation.sweep import evaluate_steps
 from locrnn.models import build_model
-from locrnn.training.tasks import get_task
+from locrnn.scoring import evaluate_steps
+from locrnn.tasks import get_task
 from oracle import PlainLocRNN
 
 

@@ -45,9 +45,9 @@ from speed import make_batch, precision_name, train_step  # noqa: E402
 
 from locrnn.demo import BATCH, SIZE, TRAIN_STEPS, WIDTH, demo_config  # noqa: E402
 from locrnn.models import build_model  # noqa: E402
-from locrnn.training.runtime import cpu_capability, cpu_has_bf16, pick_dtype  # noqa: E402
-from locrnn.training.tasks import get_task  # noqa: E402
-from locrnn.training.trainer import make_optimizer  # noqa: E402
+from locrnn.runtime import cpu_capability, cpu_has_bf16, pick_dtype  # noqa: E402
+from locrnn.tasks import get_task  # noqa: E402
+from locrnn.training.optim import make_optimizer  # noqa: E402
 from oracle import PlainLocRNN  # noqa: E402  (tests/, on the path once _common is imported)
 
 FLOOR = 0.70  # the floor: share of the convolution peak of the precision `auto` picks

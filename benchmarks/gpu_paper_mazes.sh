@@ -61,7 +61,7 @@ t3=$(now)
 import csv, json, sys
 from pathlib import Path
 
-from locrnn.training.runtime import pick_compile, pick_device, pick_dtype
+from locrnn.runtime import pick_compile, pick_device, pick_dtype
 
 out, name = Path(sys.argv[1]), sys.argv[2]
 t0, t1, t2, t3 = map(float, sys.argv[3:7])

@@ -17,7 +17,7 @@ from speed import autocast, fast_dtype, make_batch, precision_name, trainer
 from variants import no_zero_skip, out_of_place, two_tensor
 
 from locrnn.models import build_model
-from locrnn.training.tasks import get_task
+from locrnn.tasks import get_task
 from oracle import PlainLocRNN
 
 

@@ -45,9 +45,9 @@ def _child(args: dict) -> dict:
     from speed import autocast, fast_dtype, make_batch
 
     from locrnn.data.arrays import ArrayDataset
-    from locrnn.evaluation.sweep import evaluate_steps
     from locrnn.models import build_model
-    from locrnn.training.tasks import get_task
+    from locrnn.scoring import evaluate_steps
+    from locrnn.tasks import get_task
 
     torch.set_num_threads(args["threads"])
     torch.manual_seed(0)
@@ -110,7 +110,7 @@ def checkpoint_time(steps: int = 15, *, width: int = 64, size: int = 11, batch: 
     from speed import fast_dtype, make_batch, trainer
 
     from locrnn.models import build_model
-    from locrnn.training.tasks import get_task
+    from locrnn.tasks import get_task
 
     task = get_task("mazes")
     x, y = make_batch("mazes", size, batch)

@@ -16,8 +16,8 @@ from _common import count_flops, interleaved
 
 from locrnn.data.mazes import generate_mazes
 from locrnn.models import build_model, get_entry, list_models
-from locrnn.training.runtime import pick_dtype
-from locrnn.training.tasks import get_task
+from locrnn.runtime import pick_dtype
+from locrnn.tasks import get_task
 from oracle import PlainLocRNN
 
 # task, difficulty (maze size / PathFinder image side), label for the table

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from locrnn.checkpoint import load_model
-from locrnn.evaluation.sweep import parse_steps
+from locrnn.cli import parse_steps
+from locrnn.tasks import get_task
 from locrnn.training.contraction import contraction_penalty
 from locrnn.training.losses import relative_change
-from locrnn.training.tasks import get_task
 
 
 def main(argv: list[str] | None = None) -> None:

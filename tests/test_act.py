@@ -12,7 +12,7 @@ from locrnn.data.mazes import generate_mazes
 from locrnn.evaluation.halting import evaluate_halting
 from locrnn.models import build_model, list_models
 from locrnn.models.act import act_forward
-from locrnn.training.tasks import get_task
+from locrnn.tasks import get_task
 
 
 def _model():

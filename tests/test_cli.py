@@ -164,8 +164,8 @@ def test_shipped_stable_maze_model_holds_its_answer_far_past_its_training_steps(
     """locrnn-mazes-stable (docs/stability.md, trained with at most 60 steps) is as right at 240
     steps (4x) as at 30, on mazes it has not seen, and its state has stopped moving."""
     from locrnn import build_model
-    from locrnn.evaluation.sweep import evaluate_steps
-    from locrnn.training.tasks import get_task
+    from locrnn.scoring import evaluate_steps
+    from locrnn.tasks import get_task
 
     task = get_task("mazes")
     model = build_model("locrnn", task="mazes", pretrained="stable").eval()
@@ -176,8 +176,8 @@ def test_shipped_stable_maze_model_holds_its_answer_far_past_its_training_steps(
 def test_shipped_maze_model_solves_mazes_and_extrapolates():
     """The shipped quick-scale LocRNN solves held-out 9x9 mazes and more 13x13 ones with more steps."""
     from locrnn import build_model
-    from locrnn.evaluation.sweep import evaluate_steps
-    from locrnn.training.tasks import get_task
+    from locrnn.scoring import evaluate_steps
+    from locrnn.tasks import get_task
 
     task = get_task("mazes")
     model = build_model("locrnn", task="mazes", pretrained=True).eval()
@@ -189,10 +189,10 @@ def test_shipped_maze_model_solves_mazes_and_extrapolates():
 
 def test_shipped_pathfinder_model_is_well_above_chance(tmp_path):
     """The shipped PathFinder LocRNN, tested at the image size it was trained at (48 px, length 6)."""
-    from locrnn.evaluation.extrapolation import sweep_checkpoint
+    from locrnn.evaluation import SweepSpec, sweep_checkpoint
     from locrnn.pretrained import pretrained_path
 
-    rows, _ = sweep_checkpoint(
+    spec = SweepSpec(
         pretrained_path("locrnn-pathfinder"),
         difficulties=[6],
         steps=[4],
@@ -202,6 +202,7 @@ def test_shipped_pathfinder_model_is_well_above_chance(tmp_path):
         progress=False,
         precision="fp32",
     )
+    rows, _ = sweep_checkpoint(spec)
     assert rows[0]["accuracy"] >= 0.7
 
 

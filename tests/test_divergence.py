@@ -11,7 +11,7 @@ from locrnn.checkpoint import save_model
 from locrnn.cli import main
 from locrnn.models import build_model
 from locrnn.plots import sweep_figure
-from locrnn.training.tasks import get_task
+from locrnn.tasks import get_task
 
 STEPS = 2000
 N = 8

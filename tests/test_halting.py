@@ -8,7 +8,7 @@ from locrnn.data.arrays import ArrayDataset
 from locrnn.data.mazes import generate_mazes
 from locrnn.evaluation.halting import evaluate_halting
 from locrnn.models import build_model
-from locrnn.training.tasks import get_task
+from locrnn.tasks import get_task
 
 
 @pytest.mark.parametrize("rule", ["prediction", "state"])
@@ -55,8 +55,7 @@ def test_halting_needs_a_known_rule():
 def test_halting_on_pathfinder_classes(rule):
     """One class per sample (PathFinder) halts like a map per sample (mazes)."""
     torch.manual_seed(0)
-    task = get_task("pathfinder")
-    task.image_size = 32
+    task = get_task("pathfinder", image_size=32)
     model = build_model("locrnn", task="pathfinder", width=8, steps=2).eval()
     data = task.test_data(6, 12, seed=1)
     res = evaluate_halting(model, data, task, rule=rule, max_steps=6, patience=2, tol=0.5, batch_size=5)

@@ -12,7 +12,7 @@ import torch
 from emulation import AVX2_ONLY, avx2_emulation_works, run_python
 from locrnn.cli import main
 from locrnn.info import CPU_FLAGS, conv_flops, cpu_flags, cpu_model
-from locrnn.training.runtime import cpu_has_bf16, pick_dtype
+from locrnn.runtime import cpu_has_bf16, pick_dtype
 
 INFO_KEYS = {
     "locrnn",

@@ -283,16 +283,13 @@ def test_cli_writes_the_layout_and_a_preview(tmp_path, capsys):
 
 
 def test_the_task_gives_3_channel_float_inputs_and_int64_labels(tmp_path, small):
-    from locrnn.training.config import make_config
-    from locrnn.training.tasks import get_task
+    from locrnn.tasks import get_task
 
-    task = get_task("pathfinder")
+    task = get_task("pathfinder", image_size=32)
     assert task.default_difficulties == (9, 14, 18) and task.check_difficulty(21) == 21
     with pytest.raises(ValueError):
         task.check_difficulty(1)
-    train, val = task.datasets(
-        make_config(None, task="pathfinder", size=9, image_size=32, n_train=6, n_val=4, batch_size=2)
-    )
+    train, val = task.datasets(9, 6, 4)
     xb, yb = train.batch(np.arange(6))
     assert xb.dtype == torch.float32 and xb.shape == (6, 3, 32, 32) and yb.dtype == torch.int64
     assert 0 <= xb.min() and xb.max() == 1 and torch.equal(xb[:, 0], xb[:, 2])
@@ -300,8 +297,7 @@ def test_the_task_gives_3_channel_float_inputs_and_int64_labels(tmp_path, small)
     assert torch.allclose(xb[:, 0], torch.from_numpy(x).float() / 255)  # the train stream of seed 0
     assert len(val) == 4 and task.test_data(14, 5).batch(np.arange(5))[0].shape[-1] == 32  # size kept
     write_pathfinder(tmp_path, small[0], 30, seed=1, workers=1)
-    test = get_task("pathfinder")
-    test.configure({"image_size": 16})
+    test = get_task("pathfinder", image_size=16)
     xt, yt = test.test_data(9, 0, root=str(tmp_path)).batch(np.arange(3))
     assert xt.shape == (3, 3, 16, 16) and torch.equal(yt, torch.from_numpy(small[2][27:30]))
 
@@ -385,13 +381,11 @@ def test_lra_geometry_draws_the_long_range_arena_sets_and_checkpoints_remember_i
     from locrnn.checkpoint import save_model
     from locrnn.evaluation.extrapolation import _task_for
     from locrnn.models import build_model
+    from locrnn.tasks import get_task
     from locrnn.training.config import make_config
-    from locrnn.training.tasks import get_task
 
-    task = get_task("pathfinder")
-    train, _ = task.datasets(
-        make_config(None, task="pathfinder", size=6, geometry="lra", n_train=4, n_val=2, batch_size=2)
-    )
+    task = get_task("pathfinder", geometry="lra")
+    train, _ = task.datasets(6, 4, 2)
     x, _ = generate_pathfinder(4, pathfinder_params(6, 32, family="lra"), workers=1)
     assert torch.allclose(train.batch(np.arange(4))[0][:, 0], torch.from_numpy(x).float() / 255)
     assert task.params(9) == pathfinder_params(9, 32, family="lra")  # other lengths: same family

@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from emulation import AVX2_ONLY, avx2_emulation_works, run_python
-from locrnn.training.runtime import cpu_has_bf16, cpu_has_fp16, pick_dtype
+from locrnn.runtime import cpu_has_bf16, cpu_has_fp16, pick_dtype
 
 _PICK = """
 import warnings, torch
 warnings.simplefilter("default")
-from locrnn.training.runtime import pick_dtype
+from locrnn.runtime import pick_dtype
 cpu = torch.device("cpu")
 got = [pick_dtype(p, cpu) for p in ("bf16", "bf16", "fp16", "fp16", "auto", "fp32")]
 print([str(d) for d in got])

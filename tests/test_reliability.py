@@ -260,11 +260,10 @@ def maze_folder(root: Path, n: int, size: int, name_size: int | None = None) -> 
 
 
 def test_fewer_than_five_mazes_still_validate_on_mazes_never_trained_on(tmp_path):
-    from locrnn.training.tasks import get_task
+    from locrnn.tasks import get_task
 
     maze_folder(tmp_path, 4, 5)
-    cfg = small_config(tmp_path, data_root=str(tmp_path), n_train=0, n_val=16, batch_size=1)
-    train, val = get_task("mazes").datasets(cfg)
+    train, val = get_task("mazes").datasets(5, 0, 16, root=str(tmp_path))
     assert (len(train), len(val)) == (3, 1)
     assert not any((val.inputs[0] == t).all() for t in train.inputs)  # x[-0:] was the whole set
 
@@ -463,7 +462,7 @@ def test_a_killed_but_unreaped_process_does_not_hold_a_lock():
     import subprocess
     import sys
 
-    from locrnn.lock import alive
+    from locrnn.io import alive
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:

@@ -75,7 +75,8 @@ def test_fig4_smoke(tmp_path, capsys):
 
 def test_variants_stay_apart_in_tables_and_panels(tmp_path):
     """Runs of one model trained with different objectives get their own rows, lines and panels."""
-    from locrnn.reproduce.report import _steps_table, label_variants, plot_panels
+    from locrnn.plots import plot_panels
+    from locrnn.reproduce.report import _steps_table, label_variants
 
     fig = figure("stability")
     paper, penalty = [r for r in fig.runs if r.variant in ("paper", "penalty")]
@@ -110,7 +111,7 @@ def test_a_run_trained_with_another_recipe_is_not_reused(tmp_path):
 
     from locrnn.io import UserError
     from locrnn.reproduce.figures import Run
-    from locrnn.reproduce.runner import ensure_trained
+    from locrnn.reproduce.runs import ensure_trained
 
     run = Run("locrnn", "mazes", 5, 0)
     folder = ensure_trained(run, "smoke", tmp_path, log=lambda *a: None)
@@ -142,7 +143,7 @@ def test_quick_pathfinder_extrapolation_trains_on_the_middle_length_and_tests_bo
 
 def test_a_finetuning_variant_trains_its_base_first_and_starts_from_it(tmp_path):
     from locrnn.reproduce.figures import VARIANTS, Run
-    from locrnn.reproduce.runner import ensure_trained
+    from locrnn.reproduce.runs import ensure_trained
 
     base = VARIANTS["contractive"]["finetune"]
     folder = ensure_trained(Run("locrnn", "mazes", 5, 0, "contractive"), "smoke", tmp_path, log=lambda *a: None)
@@ -199,7 +200,7 @@ def test_a_run_another_live_process_is_training_is_refused_and_a_stale_lock_is_t
 
     from locrnn.io import UserError
     from locrnn.reproduce.figures import Run
-    from locrnn.reproduce.runner import ensure_trained, run_folder
+    from locrnn.reproduce.runs import ensure_trained, run_folder
 
     run = Run("locrnn", "mazes", 5, 0)
     folder = run_folder(run, "smoke", tmp_path)
@@ -289,7 +290,8 @@ def test_with_several_seeds_the_table_gives_the_mean_and_each_seed_and_the_bars_
     """An ablation that converges in one seed of two must not read as a model at 68%."""
     import matplotlib.axes
 
-    from locrnn.reproduce.report import _steps_table, plot_bars
+    from locrnn.plots import plot_bars
+    from locrnn.reproduce.report import _steps_table
 
     rows = [
         {"task": "pathfinder", "model": "locrnn_no_s", "trained_on": 6, "difficulty": 6, "steps": 4}

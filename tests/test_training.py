@@ -11,14 +11,15 @@ import pytest
 import torch
 
 from locrnn.checkpoint import load_model, save_model
+from locrnn.cli import parse_steps
 from locrnn.data.arrays import ArrayDataset
 from locrnn.data.mazes import generate_mazes
-from locrnn.evaluation.metrics import maze_correct
-from locrnn.evaluation.sweep import evaluate_steps, parse_steps
 from locrnn.io import UserError
+from locrnn.metrics import maze_correct
 from locrnn.models import build_model
+from locrnn.scoring import evaluate_steps
+from locrnn.tasks import get_task
 from locrnn.training.config import make_config
-from locrnn.training.tasks import get_task
 from locrnn.training.trainer import train
 
 

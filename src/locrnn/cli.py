@@ -8,8 +8,12 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .io import UserError
+
+if TYPE_CHECKING:
+    from .evaluation.spec import SweepSpec
 
 
 def _add_train(sub) -> None:
@@ -198,8 +202,8 @@ def _cmd_data(args) -> None:
 
 
 def _cmd_train(args) -> None:
+    from .tasks import get_task
     from .training.config import FIELDS, make_config, parse_value
-    from .training.tasks import get_task
     from .training.trainer import train
 
     if args.resume:  # the run goes on with its own config.json: an option given too would be ignored
@@ -238,7 +242,10 @@ def _int_list(text: str, flag: str) -> list[int]:
     return values
 
 
-def _cmd_sweep(args) -> None:
+def _sweep_spec(args) -> SweepSpec:
+    """The ``SweepSpec`` of ``locrnn sweep``'s options, checked before any work (naming the flags)."""
+    from .evaluation.spec import SweepSpec
+
     if args.pretrained == "":
         raise UserError("--pretrained needs a name, e.g. locrnn-mazes (see src/locrnn/pretrained/)")
     if (args.run is None) == (args.pretrained is None):
@@ -246,57 +253,75 @@ def _cmd_sweep(args) -> None:
     _at_least(args, n=1, batch_size=1, patience=1, max_steps=1)
     if not args.tol > 0:
         raise UserError(f"--tol must be positive, got {args.tol}")
+    checkpoint, out = args.run, args.out
     if args.pretrained:
         from .pretrained import pretrained_path
 
-        args.run = str(pretrained_path(args.pretrained))
-        args.out = args.out or str(
-            Path("runs") / "pretrained" / args.pretrained / ("halting" if args.halt else "sweep")
-        )
-    from .evaluation.extrapolation import summary_table, sweep_checkpoint
-    from .evaluation.sweep import parse_steps
-
-    diffs = _int_list(args.difficulties, "--sizes") if args.difficulties else None
-    if args.halt:
-        from .evaluation.extrapolation import halting_checkpoint, halting_table
-
-        rows, out = halting_checkpoint(
-            args.run,
-            difficulties=diffs,
-            max_steps=args.max_steps,
-            patience=args.patience,
-            rule=args.halt,
-            tol=args.tol,
-            n=args.n,
-            data_root=args.data_root,
-            out=args.out,
-            batch_size=args.batch_size,
-            device=args.device,
-            precision=args.precision,
-        )
-        print(halting_table(rows))
-        print(f"rows: {out / 'halting.csv'}  plot: {out / 'halting.png'}")
-        return
-    steps = parse_steps(args.steps) if args.steps else None
-    rows, out = sweep_checkpoint(
-        args.run,
-        difficulties=diffs,
-        steps=steps,
+        checkpoint = str(pretrained_path(args.pretrained))
+        out = out or str(Path("runs") / "pretrained" / args.pretrained / ("halting" if args.halt else "sweep"))
+    return SweepSpec(
+        checkpoint,
+        difficulties=_int_list(args.difficulties, "--sizes") if args.difficulties else None,
+        steps=None if args.halt or not args.steps else parse_steps(args.steps),
         n=args.n,
         data_root=args.data_root,
-        out=args.out,
+        out=out,
         batch_size=args.batch_size,
         device=args.device,
         precision=args.precision,
+        halt=args.halt,
+        max_steps=args.max_steps,
+        patience=args.patience,
+        tol=args.tol,
     )
-    print(summary_table(rows))
-    print(f"rows: {out / 'sweep.csv'}  plot: {out / 'sweep.png'}")
+
+
+def _cmd_sweep(args) -> None:
+    from .evaluation.extrapolation import evaluate_checkpoint
+    from .evaluation.tables import halting_table, summary_table
+
+    spec = _sweep_spec(args)
+    rows, out = evaluate_checkpoint(spec)
+    print(halting_table(rows) if spec.halt else summary_table(rows))
+    print(f"rows: {out / (spec.folder + '.csv')}  plot: {out / (spec.folder + '.png')}")
+
+
+def parse_steps(text: str) -> list[int]:
+    """'1:60' -> 1..60, '1:60:5' -> 1,6,...,56,60, '5,10,15' -> those; parts combine:
+    '1:60,70:600:10' -> 1..60 then every 10th step to 600 (sorted, without repeats)."""
+    steps: set[int] = set()
+    try:
+        for part in (p.strip() for p in text.strip().split(",")):
+            if not part:
+                continue
+            if ":" not in part:
+                steps.add(int(part))
+                continue
+            bounds = [int(p) for p in part.split(":")]
+            if len(bounds) not in (2, 3):
+                raise ValueError
+            lo, hi, stride = bounds[0], bounds[1], bounds[2] if len(bounds) == 3 else 1
+            if stride < 1:
+                raise UserError(f"--steps {text!r}: the stride of {part!r} must be at least 1")
+            if lo > hi:
+                raise UserError(f"--steps {text!r}: the range {part!r} is empty (write FIRST:LAST with FIRST <= LAST)")
+            steps.update(range(lo, hi + 1, stride))
+            steps.add(hi)
+    except UserError:
+        raise
+    except ValueError:
+        raise UserError(f"cannot read steps {text!r}; use e.g. 1:60, 1:600:10, 5,10,15 or 1:60,70:600:10") from None
+    if not steps:
+        raise UserError(f"--steps {text!r} names no step count")
+    if min(steps) < 1:
+        raise UserError(f"--steps {text!r}: step counts must be >= 1, got {min(steps)}")
+    return sorted(steps)
 
 
 def _cmd_reproduce(args) -> None:
     from .reproduce import EXPERIMENTS, FIGURES, ensure_trained, figure, find_run, make_figure
     from .reproduce.parallel import train_side_by_side
-    from .reproduce.runner import train_under_torchrun
+    from .reproduce.runs import train_under_torchrun
 
     _at_least(args, seeds=1, n_test=1, jobs=1)
     root, distributed = Path(args.root), int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -329,7 +354,7 @@ def _cmd_models(args) -> None:
     from .models.summary import model_table
 
     if args.task is not None:
-        from .training.tasks import get_task
+        from .tasks import get_task
 
         get_task(args.task)
     names = list_models(args.task)
@@ -345,6 +370,23 @@ def _cmd_info(args) -> None:
         raise UserError(f"--seconds must be positive, got {args.seconds}")
     info = system_info(device=args.device, seconds=args.seconds)
     print(json.dumps(info, indent=2) if args.json else format_info(info))
+
+
+# the library names settings; on the command line they are these flags
+_FLAG_WORDS = (
+    ("(pass overwrite=True to replace it)", "(pass --overwrite to replace it)"),
+    ("(choose another name, or resume it)", "(choose another --name, or --resume it)"),
+    ("init_from: ", "--init-from: "),
+    ("try precision bf16 or fp32", "try --precision bf16 or fp32"),
+    ("try clip 1", "--clip 1"),
+)
+
+
+def _as_flags(message: str) -> str:
+    """A library message with the settings it names written as this command line's flags."""
+    for setting, flag in _FLAG_WORDS:
+        message = message.replace(setting, flag)
+    return message
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -378,10 +420,10 @@ def _run(args) -> int:
         elif args.command == "info":
             _cmd_info(args)
     except (UserError, OSError) as e:  # OSError: e.g. a full disk (any other error is a bug: a traceback)
-        print(f"locrnn {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        print(f"locrnn {args.command}: error: {_as_flags(' '.join(str(e).split()))}", file=sys.stderr)
         return 2
     except FloatingPointError as e:  # training diverged: a failed run, not a bad input
-        print(f"locrnn {args.command}: error: {e}", file=sys.stderr)
+        print(f"locrnn {args.command}: error: {_as_flags(str(e))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -16,7 +16,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from .evaluation.extrapolation import summary_table, sweep_checkpoint
+from .evaluation.extrapolation import sweep_checkpoint
+from .evaluation.spec import SweepSpec
+from .evaluation.tables import summary_table
 from .io import load_json
 from .training.config import make_config
 from .training.trainer import train
@@ -79,7 +81,7 @@ def run_demo(
     summary = load_json(run_dir / "summary.json")
     best_val, images = summary["best_val_accuracy"], summary["images"]
     steps = list(range(1, SWEEP_STEPS + 1))
-    rows, sweep_dir = sweep_checkpoint(run_dir, difficulties=list(SIZES), steps=steps, n=n_test, seed=seed)
+    rows, sweep_dir = sweep_checkpoint(SweepSpec(run_dir, difficulties=SIZES, steps=steps, n=n_test, seed=seed))
     log(
         "\nExact-match accuracy (%) of whole mazes by test-time steps "
         f"(trained with {TRAIN_STEPS}; {n_test} test mazes per size):"

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from . import __version__
-from .training.runtime import cpu_capability, cpu_has_bf16, cpu_has_fp16, pick_device, pick_dtype
+from .runtime import cpu_capability, cpu_has_bf16, cpu_has_fp16, pick_device, pick_dtype
 
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 # (batch, in channels, out channels, side, kernel) of the measured convolution

@@ -104,7 +104,7 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[
     """Yield a temporary folder that is renamed to ``path`` once everything in it is written."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise UserError(f"{path} already exists (pass --overwrite to replace it)")
+        raise UserError(f"{path} already exists (pass overwrite=True to replace it)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(path.parent)  # of writers killed before
@@ -142,8 +142,6 @@ def remove_stale_temps(folder: str | os.PathLike, *, owned: bool = False) -> lis
     mid-write left in ``folder``: those of a process that is gone; with ``owned`` (the caller holds
     the folder's lock, so no one else writes there) also those that name no process (older
     locrnn). Returns what was removed."""
-    from .lock import alive
-
     removed = []
     try:
         entries = list(os.scandir(folder))
@@ -165,6 +163,21 @@ def remove_stale_temps(folder: str | os.PathLike, *, owned: bool = False) -> lis
         except OSError:
             pass  # another process cleaned it first, or it cannot be removed: harmless
     return removed
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs. A killed process that nobody has reaped yet (a zombie,
+    e.g. a torchrun worker whose launcher was killed, waiting for init) has stopped: not alive."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    try:  # Linux: the state letter after the command name in /proc/PID/stat
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:

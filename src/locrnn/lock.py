@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .io import UserError
+from .io import UserError, alive
 
 
 @contextmanager
@@ -57,18 +57,3 @@ def owner(lock: Path) -> int | None:
         return int(lock.read_text().strip())
     except (OSError, ValueError):
         return None
-
-
-def alive(pid: int) -> bool:
-    """Whether process ``pid`` still runs. A killed process that nobody has reaped yet (a zombie,
-    e.g. a torchrun worker whose launcher was killed, waiting for init) has stopped: not alive."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    try:  # Linux: the state letter after the command name in /proc/PID/stat
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return True

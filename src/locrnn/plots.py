@@ -1,4 +1,5 @@
-"""Plots read only the tidy rows that evaluation writes (CSV / JSON)."""
+"""Every figure locrnn draws, from the tidy rows that evaluation writes (lists of dicts, or read
+from its CSV / JSON files); this module imports nothing of locrnn but ``io``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -97,3 +99,129 @@ def plot_halting(steps_used: dict, path: str | os.PathLike, *, title: str = "") 
         fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     return path
+
+
+def _save(fig, path: str | os.PathLike) -> Path:
+    """Lay ``fig`` out, write it to ``path`` as a PNG (atomically) and close it."""
+    path = Path(path)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    return path
+
+
+def _mean_acc(rows: list[dict]) -> dict[tuple, float]:
+    acc: dict[tuple, list[float]] = defaultdict(list)
+    for r in rows:
+        acc[(r["model"], r["task"], r["trained_on"], r["difficulty"], r["steps"])].append(r["accuracy"])
+    return {k: float(np.mean(v)) for k, v in acc.items()}
+
+
+def plot_bars(rows: list[dict], path: Path, title: str) -> None:
+    """Accuracy per model and difficulty (mean over seeds, each seed a dot), one panel per task; a
+    model keeps its colour in every panel, each bar carries its value, and the legend sits beside
+    the panel (never over a bar)."""
+    acc = _mean_acc(rows)
+    tasks = sorted({k[1] for k in acc})
+    every = sorted({k[0] for k in acc})
+    colour = {m: plt.get_cmap("tab20")(i % 20) for i, m in enumerate(every)}
+    fig, axes = plt.subplots(len(tasks), 1, figsize=(10, 3.6 * len(tasks)), squeeze=False)
+    for ax, task in zip(axes[:, 0], tasks):
+        models = sorted({k[0] for k in acc if k[1] == task})
+        diffs = sorted({k[3] for k in acc if k[1] == task})
+        w = 0.8 / max(1, len(models))
+        for i, m in enumerate(models):
+            vals = [
+                100 * next((v for k, v in acc.items() if k[0] == m and k[1] == task and k[3] == d), np.nan)
+                for d in diffs
+            ]
+            x = np.arange(len(diffs)) + i * w
+            bars = ax.bar(x, vals, w, label=m, color=colour[m])
+            ax.bar_label(bars, fmt="%.0f", fontsize=6, padding=1)
+            for xi, d in zip(x, diffs):  # with several seeds: each seed as a dot on its mean's bar
+                each = [100 * r["accuracy"] for r in rows if (r["model"], r["task"], r["difficulty"]) == (m, task, d)]
+                if len(each) > 1:
+                    ax.plot([xi] * len(each), each, "k.", ms=4, zorder=3)
+        ax.set_xticks(np.arange(len(diffs)) + 0.4 - w / 2, [str(d) for d in diffs])
+        ax.set_ylabel("accuracy (%)")
+        ax.set_title(f"{task}")
+        ax.set_ylim(0, 105)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.suptitle(title, fontsize=9)
+    _save(fig, path)
+
+
+def plot_efficiency(eff: list[dict], path: Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    by: dict[str, list] = defaultdict(list)
+    for r in eff:
+        by[r["run"]].append((r["images"], 100 * r["val_accuracy"]))
+    for run, pts in sorted(by.items()):
+        pts.sort()
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], label=run, lw=1.3)
+    ax.set_xlabel("training images seen")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+    ax.set_title(title, fontsize=9)
+    _save(fig, path)
+
+
+def plot_panels(rows: list[dict], path: Path, title: str) -> None:
+    """Accuracy vs steps with one panel per test difficulty and one line per model (or training
+    variant), as the paper's Fig. 2 and 7; feed-forward models are horizontal dashed lines."""
+    diffs = sorted({r["difficulty"] for r in rows}, key=float)
+    models = sorted({r["model"] for r in rows})  # one colour per model in every panel
+    colour = {m: plt.cm.tab10(i % 10) for i, m in enumerate(models)}
+    fig, axes = plt.subplots(1, len(diffs), figsize=(4.2 * len(diffs), 3.8), squeeze=False, sharey=True)
+    for ax, d in zip(axes[0], diffs):
+        curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for r in rows:
+            if r["difficulty"] == d:
+                curves[r["model"]][r["steps"]].append(100 * float(r["accuracy"]))
+        for model, by_step in sorted(curves.items()):
+            if None in by_step or "" in by_step:
+                v = float(np.mean(by_step.get(None, by_step.get(""))))
+                ax.axhline(v, ls="--", lw=1.2, color="gray", label=f"{model} (feed-forward)")
+                continue
+            pts = sorted((int(k), float(np.mean(v))) for k, v in by_step.items())
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=1.4, label=model, color=colour[model])
+        trained = {r.get("trained_steps") for r in rows if r["difficulty"] == d} - {None, ""}
+        for t in trained:
+            ax.axvline(int(t), color="k", lw=0.8, ls=":")
+        ax.set_title(f"tested on {d}", fontsize=9)
+        ax.set_xlabel("test-time steps (dotted: trained steps)")
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("accuracy (%)")
+    handles = {}  # every model once, whichever panels it is in
+    for ax in axes[0]:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    axes[0, -1].legend(handles.values(), handles.keys(), fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    _save(fig, path)
+
+
+def plot_predictions(
+    inputs: np.ndarray, targets: np.ndarray, probs: dict[int, np.ndarray], path: str | os.PathLike, *, title: str = ""
+) -> Path:
+    """Fig. 4: per maze (a row) its input (N, 3, H, W), target (N, H, W) and the predicted path
+    probability (N, H, W) after each step count in ``probs``."""
+    steps = list(probs)
+    n = len(inputs)
+    fig, axes = plt.subplots(n, len(steps) + 2, figsize=(1.5 * (len(steps) + 2), 1.6 * n), squeeze=False)
+    for i in range(n):
+        axes[i, 0].imshow(np.transpose(inputs[i], (1, 2, 0)))
+        axes[i, 1].imshow(targets[i], cmap="gray")
+        for j, t in enumerate(steps):
+            axes[i, j + 2].imshow(probs[t][i], cmap="magma", vmin=0, vmax=1)
+    for j, name in enumerate(["input", "target"] + [f"t={t}" for t in steps]):
+        axes[0, j].set_title(name, fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, path)

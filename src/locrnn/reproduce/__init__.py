@@ -1,7 +1,9 @@
 """``locrnn reproduce``: the paper's figures as data, trained, swept and reported."""
 
 from .figures import EXPERIMENTS, FIGURES, VARIANTS, Figure, Run, Sweep, figure, find_run
-from .runner import ensure_trained, make_figure, recipe
+from .make import make_figure
+from .recipes import recipe
+from .runs import ensure_trained
 
 __all__ = [
     "EXPERIMENTS",

@@ -276,7 +276,7 @@ def find_run(key: str, scale: str = "paper", seeds: int = 1) -> Run:
                 return run
     raise UserError(
         f"unknown figure or run {key!r}; choose one of: {', '.join(EXPERIMENTS)}, all, "
-        f"or a run's name at --scale {scale} (e.g. {_figure('fig1', 1, scale).runs[0].key})"
+        f"or a run's name at scale {scale} (e.g. {_figure('fig1', 1, scale).runs[0].key})"
     )
 
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from .figures import Run
-from .runner import finished
+from .runs import finished
 
 
 def next_ready(pending: list[Run], busy: set[Run]) -> Run | None:

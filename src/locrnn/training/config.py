@@ -90,7 +90,7 @@ class TrainConfig:
             if not ok:
                 raise UserError(f"{_opt(name, where)} must be {want}, got {getattr(self, name)!r}")
         from ..models import get_entry
-        from .tasks import get_task
+        from ..tasks import get_task
 
         get_task(self.task)  # "unknown task ...; choose one of ..."
         get_entry(self.model)  # likewise for the model

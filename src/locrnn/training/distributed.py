@@ -27,7 +27,7 @@ import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .runtime import Runtime, all_sum
+from ..runtime import Runtime, all_sum
 
 _SYNC_BN_DEVICES = ("cuda", "xpu", "hpu")
 
@@ -154,16 +154,15 @@ class RankWeightedTask:
 def rank_weighted(task, x: torch.Tensor, y: torch.Tensor, rt: Runtime):
     """The task this process trains on, so that DDP's gradient mean is the global batch's gradient.
 
-    ``task.loss`` is a mean over ``w_r = task.loss_weight(x, y)`` terms (open pixels for mazes;
-    the batch size when a task does not say). Scaled by ``world * w_r / sum_r w_r``, the mean
+    ``task.loss`` is a mean over ``w_r = task.loss_weight(x, y)`` terms (open pixels for mazes,
+    images for PathFinder). Scaled by ``world * w_r / sum_r w_r``, the mean
     over processes of the scaled losses is ``sum_r w_r loss_r / sum_r w_r``: the loss of the
     global batch. Terms that are means over samples (regularisers) need no scaling, since every
     process holds the same number of samples. With one process the task is returned unchanged.
     """
     if rt.world == 1:
         return task
-    fn = getattr(task, "loss_weight", None)
-    w = float(fn(x, y)) if fn is not None else float(len(x))
+    w = float(task.loss_weight(x, y))
     total = all_sum([w], rt)[0]
     return RankWeightedTask(task, rt.world * w / total)
 

@@ -81,9 +81,9 @@ def message(why: str, pos: dict, cfg, run_dir, saved: int | None) -> str:
     """The one line a diverged run ends with: where, what, the likely cause, what is kept."""
     cause = f"the learning rate ({cfg.lr:g}) is likely too high"
     if cfg.precision == "fp16":
-        cause += " (or fp16 overflowed: try --precision bf16 or fp32)"
+        cause += " (or fp16 overflowed: try precision bf16 or fp32)"
     elif not cfg.clip:
-        cause += " (gradient clipping is off: --clip 1)"
+        cause += " (gradient clipping is off: try clip 1)"
     kept = (
         f"the last good checkpoint (iteration {saved}) is kept in {run_dir}"
         if saved

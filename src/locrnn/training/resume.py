@@ -13,8 +13,8 @@ import torch
 
 from ..io import FORMAT_VERSION as FORMAT
 from ..io import UserError, atomic_path, load_json
+from ..runtime import Runtime
 from .config import FIELDS, TrainConfig
-from .runtime import Runtime
 
 
 def save_state(run_dir: Path, net, opt, pos, rng: random.Random, t0: float, rt: Runtime, metrics=None) -> None:

@@ -12,30 +12,22 @@ import math
 import random
 import sys
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 import torch
 
 from ..checkpoint import load_weights, read_checkpoint, save_model
-from ..data.arrays import BatchLoader
-from ..evaluation.sweep import evaluate_steps
+from ..data.arrays import ArrayDataset, BatchLoader
 from ..io import UserError, atomic_path, remove_stale_temps, save_json, writable_dir, write_failure
 from ..lock import claim
 from ..models import build_model
-from .config import TrainConfig
-from .distributed import global_mean, rank_weighted, sync_batchnorm, wrap_objective
-from .guard import TrainingDiverged, grad_norm
-from .guard import check as guard_check
-from .guard import message as diverged_message
-from .losses import objective_loss
-from .resume import load_config as _load_config
-from .resume import load_state as _load_state
-from .resume import save_state as _save_state
-from .resume import truncate_metrics as _truncate_metrics
-from .runtime import (
+from ..runtime import (
     Runtime,
     all_sum,
     broadcast_value,
@@ -45,44 +37,26 @@ from .runtime import (
     setup,
     teardown,
 )
-from .tasks import get_task
-
-
-def lr_factor(cfg: TrainConfig, total: int):
-    """LR multiplier as a function of training progress p in [0, 1] (iterations done / total, or
-    the share of ``time_budget`` spent if larger): linear warm-up over the first ``warmup`` of
-    training, then cosine, constant or multi-step decay (``milestones`` are fractions)."""
-    if cfg.schedule not in ("cosine", "multistep", "constant"):
-        raise UserError(f"unknown schedule {cfg.schedule!r}; choose cosine, multistep or constant")
-    first = 1.0 / max(1, total)
-
-    def f(p: float) -> float:
-        w = min(1.0, (p + first) / cfg.warmup) if cfg.warmup > 0 else 1.0
-        if cfg.schedule == "cosine":
-            return w * 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
-        if cfg.schedule == "multistep":
-            return w * cfg.gamma ** sum(p >= m for m in cfg.milestones)
-        return w
-
-    return f
-
-
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    raise UserError(f"unknown optimizer {cfg.optimizer!r}; choose adam, adamw or sgd")
+from ..scoring import evaluate_steps
+from ..tasks import Task, task_from_run
+from .config import TrainConfig
+from .distributed import global_mean, rank_weighted, sync_batchnorm, wrap_objective
+from .guard import TrainingDiverged, grad_norm
+from .guard import check as guard_check
+from .guard import message as diverged_message
+from .losses import objective_loss
+from .optim import lr_factor, make_optimizer
+from .resume import load_config as _load_config
+from .resume import load_state as _load_state
+from .resume import save_state as _save_state
+from .resume import truncate_metrics as _truncate_metrics
 
 
 def new_run_dir(cfg: TrainConfig) -> Path:
     name = cfg.name or f"{cfg.task}{cfg.size}-{cfg.model}-{datetime.now():%Y%m%d-%H%M%S}"
     path = Path(cfg.out) / name
     if path.exists():
-        raise UserError(f"run folder {path} already exists (choose another --name, or --resume it)")
+        raise UserError(f"run folder {path} already exists (choose another name, or resume it)")
     try:
         path.mkdir(parents=True)
     except OSError as e:
@@ -92,7 +66,7 @@ def new_run_dir(cfg: TrainConfig) -> Path:
 
 def _check_new_run(cfg: TrainConfig) -> None:
     if cfg.name and (Path(cfg.out) / cfg.name).exists():
-        raise UserError(f"run folder {Path(cfg.out) / cfg.name} already exists (choose another --name, or --resume it)")
+        raise UserError(f"run folder {Path(cfg.out) / cfg.name} already exists (choose another name, or resume it)")
     writable_dir(cfg.out)
 
 
@@ -101,7 +75,7 @@ def _init_weights(model, cfg: TrainConfig) -> None:
     try:
         stem, _ = read_checkpoint(cfg.init_from, expect=cfg.model)
     except UserError as e:
-        raise UserError(f"--init-from: {e}") from None
+        raise UserError(f"init_from: {e}") from None
     load_weights(model, stem.with_suffix(".safetensors"))
 
 
@@ -118,10 +92,54 @@ def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str]
     """Train as ``cfg`` says; return the run folder. ``resume`` continues an existing run. The run
     folder is locked while this process trains it (locrnn.lock): a second process is refused."""
     with ExitStack() as held:
-        return _train(cfg, resume, argv, log, held)
+        run = _start(cfg, resume, argv, held)
+        try:
+            while not _done(run):
+                _epoch(run)
+                _end_epoch(run)
+        finally:
+            run.close()
+        _finish(run, log)
+        return run.run_dir
 
 
-def _train(cfg: TrainConfig, resume: str | Path | None, argv: list[str] | None, log, held: ExitStack) -> Path:
+@dataclass
+class _Run:
+    """A run in progress: what it trains, where, and how far it is (``pos``, resumable)."""
+
+    cfg: TrainConfig
+    rt: Runtime
+    task: Task
+    net: torch.nn.Module
+    step: torch.nn.Module  # the whole objective as one forward (inside DDP when there are processes)
+    opt: torch.optim.Optimizer
+    loader: BatchLoader
+    val_ds: ArrayDataset
+    run_dir: Path
+    pos: dict
+    rng: random.Random
+    clock: dict  # training progress, for objectives that change over training (act's warm-up)
+    total: int
+    schedule: Callable[[float], float]
+    t0: float = 0.0
+    metrics: TextIO | None = None
+    bar: Any = None
+    saved: int | None = None  # the iteration of the last checkpoint written (a resumed run's: its own)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.metrics:
+            try:
+                self.metrics.close()
+            except OSError:  # the write that failed has been reported
+                pass
+
+
+def _start(cfg: TrainConfig | None, resume: str | Path | None, argv: list[str] | None, held: ExitStack) -> _Run:
+    """Everything a run needs before its first step, in the order that fails fastest: the config,
+    the runtime, the model, the run folder, the data, the optimizer and the position (a resumed
+    run's from its state)."""
     if resume is not None:
         run_dir = Path(resume)
         if not run_dir.is_dir():
@@ -134,7 +152,7 @@ def _train(cfg: TrainConfig, resume: str | Path | None, argv: list[str] | None, 
     if resume is not None and rt.main:  # the lock's holder: half-written files of a killed process
         remove_stale_temps(run_dir, owned=True)
     seed_everything(cfg.seed)
-    task = get_task(cfg.task)
+    task = task_from_run(cfg.task, cfg.to_dict())
     model = build_for(cfg).to(rt.device)  # before the data: a bad model name fails fast
     if cfg.init_from and resume is None:  # fine-tuning (a resumed run has its weights in its state)
         _init_weights(model, cfg)
@@ -142,14 +160,15 @@ def _train(cfg: TrainConfig, resume: str | Path | None, argv: list[str] | None, 
         model = sync_batchnorm(model, rt.device)
     if resume is None:  # likewise an existing or unwritable run folder
         main_first(lambda: _check_new_run(cfg), rt)
-    train_ds, val_ds = task.datasets(cfg)
+    train_ds, val_ds = task.datasets(
+        cfg.size, cfg.n_train, cfg.n_val, root=cfg.data_root, seed=cfg.data_seed, progress=cfg.progress
+    )
     model.checkpoint_steps = cfg.grad_checkpoint
     opt = make_optimizer(model, cfg)
     loader = BatchLoader(train_ds, cfg.batch_size, seed=cfg.seed, rank=rt.rank, world=rt.world)
     if len(loader) == 0:
         raise UserError(f"{len(train_ds)} training samples are fewer than one batch of {cfg.batch_size}")
     total = cfg.epochs * len(loader)
-    schedule = lr_factor(cfg, total)
     pos = {"epoch": 0, "batch": 0, "iteration": 0, "images": 0, "best": -1.0, "seconds": 0.0}
     pos.update(lowest_loss=math.inf, high_streak=0, suspect=False)  # the divergence guard's state (guard.py)
     rng = random.Random(cfg.seed)
@@ -160,80 +179,113 @@ def _train(cfg: TrainConfig, resume: str | Path | None, argv: list[str] | None, 
     else:
         run_dir = main_first(lambda: _start_run(cfg, argv), rt)
         held.enter_context(claim(run_dir))
-    net = model
-    # the whole objective is one forward of `step` (inside DDP when there are processes)
-    clock = {"progress": 0.0}  # training progress, for objectives that change over training (act's warm-up)
+    clock = {"progress": 0.0}
     step = wrap_objective(
-        torch.compile(net) if pick_compile(cfg.compile, rt.device) else net,
+        torch.compile(model) if pick_compile(cfg.compile, rt.device) else model,
         lambda m, x, y, t: objective_loss(m, x, y, t, cfg, rng, progress=clock["progress"]),
         rt,
     )
-    metrics = open(run_dir / "metrics.jsonl", "a") if rt.main else None
-    bar = _bar(total, pos["iteration"], cfg, rt)
-    saved = {"iteration": pos["iteration"] or None}  # the last checkpoint written (a resumed run's: its own)
-    t0 = time.time() - pos["seconds"]
-    try:
-        while pos["epoch"] < cfg.epochs and not _out_of_time(cfg, t0, rt) and not _reached(cfg, pos):
-            for x, y in loader.epoch(pos["epoch"], pos["batch"]):
-                progress = pos["iteration"] / total
-                if cfg.time_budget:  # rank 0's clock, so that every process uses the same LR
-                    progress = max(progress, broadcast_value(time.time() - t0, rt) / cfg.time_budget)
-                for group in opt.param_groups:
-                    group["lr"] = cfg.lr * schedule(progress)
-                clock["progress"] = progress
-                if rt.device.type == "cuda":  # page-locked, so that the copies below are asynchronous
-                    x, y = x.pin_memory(), y.pin_memory()
-                x, y = x.to(rt.device, non_blocking=True), y.to(rt.device, non_blocking=True)
-                with rt.autocast():
-                    loss = step(x, y, rank_weighted(task, x, y, rt))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                gnorm = grad_norm(net, cfg.clip)  # before clipping; read with the loss (one wait)
-                opt.step()
-                pos["batch"] += 1
-                pos["iteration"] += 1
-                pos["images"] += cfg.batch_size
-                loss_value = global_mean(loss.item(), rt)  # the global batch's loss
-                if bar is not None:
-                    if cfg.time_budget:  # the bar counts seconds of the budget
-                        bar.update(min(int(time.time() - t0), bar.total) - bar.n)
-                    else:
-                        bar.update(1)
-                    bar.set_postfix(loss=f"{loss_value:.4f}", best=f"{max(pos['best'], 0):.3f}")
-                if metrics and pos["iteration"] % cfg.log_every == 0:
-                    _log(metrics, pos, t0, loss=loss_value, lr=opt.param_groups[0]["lr"])
-                why = guard_check(pos, loss_value, float(gnorm), net)
-                if why:  # stop before anything of the diverged model is written
-                    raise TrainingDiverged(diverged_message(why, pos, cfg, run_dir, saved["iteration"]))
-                # while the loss is far above its lowest (guard.py), nothing is validated or saved
-                if cfg.val_every and pos["iteration"] % cfg.val_every == 0 and not pos["suspect"]:
-                    _validate(net, val_ds, task, cfg, rt, run_dir, pos, metrics, t0)
-                    if _reached(cfg, pos):  # the validation target: done (the checkpoint below is the last)
-                        break
-                if pos["iteration"] % cfg.ckpt_every == 0 and not pos["suspect"]:
-                    _save_state(run_dir, net, opt, pos, rng, t0, rt, metrics)
-                    saved["iteration"] = pos["iteration"]
-                if _out_of_time(cfg, t0, rt):
-                    break
-            else:
-                pos["epoch"] += 1
-                pos["batch"] = 0
-            if pos["suspect"]:  # training ended (or an epoch did) while the loss was exploding
-                why = "the training loss was still far above its lowest value when the epoch ended"
-                raise TrainingDiverged(diverged_message(why, pos, cfg, run_dir, saved["iteration"]))
-            if not cfg.val_every or pos["iteration"] % cfg.val_every:
-                _validate(net, val_ds, task, cfg, rt, run_dir, pos, metrics, t0)
-            _save_state(run_dir, net, opt, pos, rng, t0, rt, metrics)
-            saved["iteration"] = pos["iteration"]
-    finally:
-        if bar is not None:
-            bar.close()
-        if metrics:
-            try:
-                metrics.close()
-            except OSError:  # the write that failed has been reported
-                pass
-    if rt.main:
+    run = _Run(cfg, rt, task, model, step, opt, loader, val_ds, run_dir, pos, rng, clock, total, lr_factor(cfg, total))
+    run.metrics = open(run_dir / "metrics.jsonl", "a") if rt.main else None
+    run.bar = _bar(total, pos["iteration"], cfg, rt)
+    run.saved = pos["iteration"] or None
+    run.t0 = time.time() - pos["seconds"]
+    return run
+
+
+def _done(run: _Run) -> bool:
+    """Whether training is over: every epoch done, the time budget spent or the target reached."""
+    return run.pos["epoch"] >= run.cfg.epochs or _out_of_time(run.cfg, run.t0, run.rt) or _reached(run.cfg, run.pos)
+
+
+def _epoch(run: _Run) -> None:
+    """Train on the rest of the current epoch: validate and checkpoint as ``cfg`` says, stop early
+    at the validation target or the end of the time budget (the epoch then stays unfinished)."""
+    cfg, pos = run.cfg, run.pos
+    for x, y in run.loader.epoch(pos["epoch"], pos["batch"]):
+        _set_lr(run)
+        loss_value, gnorm = _train_step(run, x, y)
+        _report(run, loss_value)
+        why = guard_check(pos, loss_value, gnorm, run.net)
+        if why:  # stop before anything of the diverged model is written
+            raise TrainingDiverged(diverged_message(why, pos, cfg, run.run_dir, run.saved))
+        # while the loss is far above its lowest (guard.py), nothing is validated or saved
+        if cfg.val_every and pos["iteration"] % cfg.val_every == 0 and not pos["suspect"]:
+            _validate(run.net, run.val_ds, run.task, cfg, run.rt, run.run_dir, pos, run.metrics, run.t0)
+            if _reached(cfg, pos):  # the validation target: done (the checkpoint after the epoch is the last)
+                return
+        if pos["iteration"] % cfg.ckpt_every == 0 and not pos["suspect"]:
+            _checkpoint(run)
+        if _out_of_time(cfg, run.t0, run.rt):
+            return
+    pos["epoch"] += 1
+    pos["batch"] = 0
+
+
+def _end_epoch(run: _Run) -> None:
+    """After an epoch (or a stop within one): refuse an exploding run, else validate (unless just
+    done) and checkpoint."""
+    cfg, pos = run.cfg, run.pos
+    if pos["suspect"]:  # training ended (or an epoch did) while the loss was exploding
+        why = "the training loss was still far above its lowest value when the epoch ended"
+        raise TrainingDiverged(diverged_message(why, pos, cfg, run.run_dir, run.saved))
+    if not cfg.val_every or pos["iteration"] % cfg.val_every:
+        _validate(run.net, run.val_ds, run.task, cfg, run.rt, run.run_dir, pos, run.metrics, run.t0)
+    _checkpoint(run)
+
+
+def _set_lr(run: _Run) -> None:
+    """The learning rate at this point of training (iterations done, or the share of the time
+    budget spent if larger: rank 0's clock, so that every process uses the same LR)."""
+    progress = run.pos["iteration"] / run.total
+    if run.cfg.time_budget:
+        progress = max(progress, broadcast_value(time.time() - run.t0, run.rt) / run.cfg.time_budget)
+    for group in run.opt.param_groups:
+        group["lr"] = run.cfg.lr * run.schedule(progress)
+    run.clock["progress"] = progress
+
+
+def _train_step(run: _Run, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """One optimizer step on a batch; returns the global batch's loss and the gradient norm
+    (before clipping)."""
+    rt, pos = run.rt, run.pos
+    if rt.device.type == "cuda":  # page-locked, so that the copies below are asynchronous
+        x, y = x.pin_memory(), y.pin_memory()
+    x, y = x.to(rt.device, non_blocking=True), y.to(rt.device, non_blocking=True)
+    with rt.autocast():
+        loss = run.step(x, y, rank_weighted(run.task, x, y, rt))
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    gnorm = grad_norm(run.net, run.cfg.clip)  # before clipping; read with the loss (one wait)
+    run.opt.step()
+    pos["batch"] += 1
+    pos["iteration"] += 1
+    pos["images"] += run.cfg.batch_size
+    return global_mean(loss.item(), rt), float(gnorm)
+
+
+def _report(run: _Run, loss_value: float) -> None:
+    """The progress bar and, every ``log_every`` iterations, a row of ``metrics.jsonl``."""
+    pos, bar = run.pos, run.bar
+    if bar is not None:
+        if run.cfg.time_budget:  # the bar counts seconds of the budget
+            bar.update(min(int(time.time() - run.t0), bar.total) - bar.n)
+        else:
+            bar.update(1)
+        bar.set_postfix(loss=f"{loss_value:.4f}", best=f"{max(pos['best'], 0):.3f}")
+    if run.metrics and pos["iteration"] % run.cfg.log_every == 0:
+        _log(run.metrics, pos, run.t0, loss=loss_value, lr=run.opt.param_groups[0]["lr"])
+
+
+def _checkpoint(run: _Run) -> None:
+    _save_state(run.run_dir, run.net, run.opt, run.pos, run.rng, run.t0, run.rt, run.metrics)
+    run.saved = run.pos["iteration"]
+
+
+def _finish(run: _Run, log) -> None:
+    """Write ``summary.json`` and say where the run is; then leave the process group."""
+    pos, t0 = run.pos, run.t0
+    if run.rt.main:
         summary = {
             "best_val_accuracy": pos["best"],
             "iterations": pos["iteration"],
@@ -241,13 +293,12 @@ def _train(cfg: TrainConfig, resume: str | Path | None, argv: list[str] | None, 
             "seconds": time.time() - t0,
             "images_per_second": pos["images"] / max(1e-9, time.time() - t0),
         }
-        save_json(run_dir / "summary.json", summary)
+        save_json(run.run_dir / "summary.json", summary)
         log(
-            f"run saved in {run_dir}: best validation accuracy {100 * pos['best']:.1f}% "
+            f"run saved in {run.run_dir}: best validation accuracy {100 * pos['best']:.1f}% "
             f"after {pos['images']} images ({summary['seconds']:.0f} s)"
         )
-    teardown(rt)  # only after a clean finish: a failed process must not wait for its peers
-    return run_dir
+    teardown(run.rt)  # only after a clean finish: a failed process must not wait for its peers
 
 
 def _bar(total: int, done: int, cfg: TrainConfig, rt: Runtime):
@@ -299,7 +350,6 @@ def _validate(net, val_ds, task, cfg, rt: Runtime, run_dir: Path, pos, metrics, 
 def _shard(data, rt: Runtime):
     if rt.world == 1:
         return data
-    from ..data.arrays import ArrayDataset
 
     idx = np.arange(rt.rank, len(data), rt.world)
     return ArrayDataset(data.inputs[idx], data.targets[idx], scale=data.scale)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from ..io import UserError
+from .io import UserError
 
 T = TypeVar("T")
 
@@ -97,7 +97,7 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     except RuntimeError:
         raise UserError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for but no CUDA device is available")
+        raise UserError(f"device {name!r} was asked for but no CUDA device is available")
     return dev
 
 
@@ -138,10 +138,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def setup(device: str = "auto", precision: str = "auto") -> Runtime:
-    """Join the process group when launched by torchrun (WORLD_SIZE > 1)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
+def setup(device: str = "auto", precision: str = "auto", *, join: bool = True) -> Runtime:
+    """The device and precision of this process. Launched by torchrun (WORLD_SIZE > 1), it joins
+    the process group unless ``join`` is False: then it works alone (world 1, rank 0) on its own
+    device, as an evaluation does."""
+    world = int(os.environ.get("WORLD_SIZE", "1")) if join else 1
+    rank = int(os.environ.get("RANK", "0")) if join else 0
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     dev = pick_device(device, local_rank)
     owns = False

@@ -1,0 +1,76 @@
+"""The training recipe of each run of the paper's figures at each scale (quick, paper, smoke)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from ..io import UserError, load_json
+from ..models import get_entry
+from ..training.config import TrainConfig, make_config
+from .figures import VARIANTS, Run
+
+SCALES = ("quick", "paper", "smoke")  # smoke: seconds-long runs that only check the plumbing
+QUICK_MAZES = {True: 16_000, False: 6_000}  # training mazes per quick run (headline runs get more)
+HEADLINE = {  # besides every 9x9 run (Fig. 1 compares all models there: the same data for each)
+    ("mazes", 11, "locrnn"),
+    ("mazes", 11, "convgru"),
+    ("mazes", 11, "rresnet36"),
+    ("mazes", 11, "resnet36"),
+}
+
+
+def recipe(run: Run, scale: str) -> TrainConfig:
+    """The training configuration of ``run`` at ``scale``."""
+    cfg = _recipe(run, scale)
+    cfg.model_args = _accepted(run.model, cfg.model_args)
+    if not get_entry(run.model).recurrent:  # the presets' step counts are for recurrent models
+        cfg.steps = None
+    return cfg
+
+
+def _recipe(run: Run, scale: str) -> TrainConfig:
+    if scale not in SCALES:
+        raise UserError(f"unknown scale {scale!r}; choose quick or paper (or smoke for a plumbing check)")
+    if run.variant not in VARIANTS:
+        raise UserError(f"unknown training variant {run.variant!r}; choose one of {sorted(VARIANTS)}")
+    spec = {k: v for k, v in VARIANTS[run.variant].items() if k != "finetune"}  # (ensure_trained's business)
+    common = dict(task=run.task, size=run.difficulty, model=run.model, seed=run.seed, data_seed=run.seed, **spec)
+    if scale == "paper":
+        return make_config("paper" if run.task == "mazes" else "pathfinder-paper", **common)
+    preset = "cpu" if run.task == "mazes" else "pathfinder-cpu"
+    if scale == "smoke":
+        smoke = dict(n_train=64, n_val=32, batch_size=16, progress=False, val_every=2)
+        cfg = make_config(preset, **{**common, **smoke})
+        cfg.model_args = {**cfg.model_args, "width": 8}
+        return cfg
+    headline = (run.task, run.difficulty, run.model) in HEADLINE or run.variant != "paper"
+    headline |= run.task == "mazes" and run.difficulty == 9
+    cfg = make_config(preset, **common)
+    if run.task == "mazes":  # a fixed number of fresh mazes (not a time budget): results do not depend on load
+        cfg.model_args = {**cfg.model_args, "width": 32}
+        cfg.n_train = spec.get("n_train", QUICK_MAZES[headline])
+    cfg.n_val = min(cfg.n_val, 500)
+    cfg.val_every = 60
+    return cfg
+
+
+def _accepted(model: str, args: dict) -> dict:
+    """The preset's ``model_args`` that ``model`` takes: ``init`` (how L_0 and S_0 start, set by
+    the PathFinder CPU preset) is a LocRNN option; every model takes ``width``."""
+    return {k: v for k, v in args.items() if k != "init" or model.startswith("locrnn")}
+
+
+_NOT_RECIPE = {"out", "name", "progress", "init_from", "device", "data_root", "compile"}  # where/how, not what
+
+
+def check_recipe(folder: Path, cfg: TrainConfig) -> None:
+    """Refuse to reuse (or resume) a run trained with another recipe than ``cfg`` (e.g. an older
+    quick recipe): its numbers would not be this figure's."""
+    done = load_json(folder / "config.json")
+    want = {k: v for k, v in json.loads(json.dumps(dataclasses.asdict(cfg))).items() if k not in _NOT_RECIPE}
+    diff = sorted(k for k, v in want.items() if k in done and done[k] != v)
+    if diff:
+        got = ", ".join(f"{k}={done[k]!r} (recipe: {want[k]!r})" for k in diff)
+        raise UserError(f"{folder} was trained with another recipe: {got}; move it away to retrain it")
