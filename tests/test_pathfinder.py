@@ -15,8 +15,8 @@ from PIL import Image
 
 from locrnn.cli import main
 from locrnn.data.pathfinder import balanced_labels, generate_pathfinder, pathfinder_params, preset_params
-from locrnn.data.pathfinder_engine import segment_distance
-from locrnn.data.pathfinder_io import dataset_name, write_pathfinder
+from locrnn.data.pathfinder_geometry import segment_distance
+from locrnn.data.pathfinder_write import dataset_name, write_pathfinder
 from locrnn.data.pathfinder_read import find_pathfinder, load_pathfinder, read_metadata
 from locrnn.io import UserError
 
@@ -243,7 +243,7 @@ def test_cache_is_memory_mapped_resized_and_rebuilt_when_files_change(tmp_path, 
 
 
 def test_a_failed_write_leaves_nothing_behind(tmp_path, small, monkeypatch):
-    import locrnn.data.pathfinder_io as pio
+    import locrnn.data.pathfinder_write as pio
 
     def boom(args):
         raise RuntimeError("disk full")
