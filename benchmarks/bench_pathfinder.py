@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from locrnn.data.pathfinder import PRESETS, generate_pathfinder, preset_params
-from locrnn.data.pathfinder_io import write_pathfinder
+from locrnn.data.pathfinder_write import write_pathfinder
 
 
 def loadavg() -> str:

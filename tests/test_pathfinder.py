@@ -1,12 +1,10 @@
-"""PathFinder: labels checked from the recorded geometry, the path rules, determinism, the file
-layouts (round trips, corrupt files, cache), the CLI, the task and a tiny training run."""
+"""PathFinder: labels checked from the recorded geometry, the path rules, determinism, the CLI,
+the task and a tiny training run. (The file layouts: test_pathfinder_write.py, test_pathfinder_read.py.)"""
 
 from __future__ import annotations
 
 import json
 import math
-import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,10 +13,8 @@ from PIL import Image
 
 from locrnn.cli import main
 from locrnn.data.pathfinder import balanced_labels, generate_pathfinder, pathfinder_params, preset_params
-from locrnn.data.pathfinder_engine import segment_distance
-from locrnn.data.pathfinder_io import dataset_name, write_pathfinder
-from locrnn.data.pathfinder_read import find_pathfinder, load_pathfinder, read_metadata
-from locrnn.io import UserError
+from locrnn.data.pathfinder_geometry import segment_distance
+from locrnn.data.pathfinder_write import write_pathfinder
 
 SETS = {
     "pf9": preset_params("pf9"),
@@ -153,116 +149,6 @@ def small():
     p = pathfinder_params(9, 32, family="paper")
     x, y = generate_pathfinder(30, p, seed=1, workers=1)
     return p, x, y
-
-
-def _index(path: Path, batch: int) -> int:
-    b, i = map(int, re.findall(r"\d+", path.as_posix())[-2:])
-    return b * batch + i
-
-
-def _all(root, length):
-    return [e for split in ("train", "val", "test") for e in find_pathfinder(root, length, split)[1]]
-
-
-def test_lra_layout_round_trip_with_binary_and_text_metadata(tmp_path, small):
-    p, x, y = small
-    folders = write_pathfinder(tmp_path, p, 30, seed=1, workers=1, batch=8)
-    folder = tmp_path / dataset_name(9)
-    assert folders == [folder] and sorted(f.name for f in (folder / "metadata").iterdir()) == [
-        "0.npy",
-        "1.npy",
-        "2.npy",
-        "3.npy",
-    ]
-    assert not [f for f in tmp_path.iterdir() if f.name.startswith(".")]  # no temporary folders left
-    rows = read_metadata(folder / "metadata" / "1.npy")
-    assert rows[0][:4] == ["imgs/1", "sample_0.png", "0", str(y[8])] and len(rows[0]) == 11
-    entries = _all(tmp_path, 9)
-    assert [_index(e, 8) for e, _ in entries] == list(range(30)) and [lab for _, lab in entries] == list(y)
-    for split, sl in (("train", slice(0, 24)), ("val", slice(24, 27)), ("test", slice(27, 30))):
-        xs, ys = load_pathfinder(tmp_path, 9, split, cache=False, workers=1)
-        assert np.array_equal(xs, x[sl]) and np.array_equal(ys, y[sl])
-    # the LRA release stores the same rows as text; Python 2 wrote byte strings
-    for f in (folder / "metadata").iterdir():
-        rows = read_metadata(f)
-        if f.name == "0.npy":
-            f.write_text("".join(" ".join(r) + "\n" for r in rows))
-        else:
-            np.save(f, np.array(rows, dtype="S"))
-    assert read_metadata(folder / "metadata" / "0.npy")[0][1] == "sample_0.png"
-    assert _all(tmp_path, 9) == entries
-    with pytest.raises(UserError, match="already exists"):
-        write_pathfinder(tmp_path, p, 4, workers=1)
-
-
-def test_2018_and_imagefolder_layouts_round_trip(tmp_path, small):
-    p, x, y = small
-    write_pathfinder(tmp_path / "old", p, 30, seed=1, workers=1, batch=8, layout="2018")
-    assert (tmp_path / "old" / dataset_name(9) / "metadata").is_dir()
-    write_pathfinder(tmp_path / "tv", p, 30, seed=1, workers=1, batch=8, layout="imagefolder", split="val")
-    xv, yv = generate_pathfinder(30, p, seed=1, split="val", workers=1)  # the folder split = the random stream
-    cases = [("2018", tmp_path / "old", _all(tmp_path / "old", 9), x, y)]
-    cases.append(("imagefolder", tmp_path / "tv", find_pathfinder(tmp_path / "tv", 9, "val")[1], xv, yv))
-    for layout, root, entries, x, y in cases:
-        assert find_pathfinder(root, 9, "val")[0] == layout
-        assert sorted(_index(e, 8) for e, _ in entries) == list(range(30))
-        for path, label in entries:
-            i = _index(path, 8)
-            assert label == y[i]
-            assert ("_neg" in path.as_posix()) == (label == 0)  # 1 = connected, whatever the folder order
-            assert np.array_equal(np.asarray(Image.open(path)), x[i])
-        labels = [lab for _, lab in entries]
-        assert abs(sum(labels[:10]) - 5) <= 1  # interleaved: every slice is balanced
-
-
-def test_blank_and_corrupt_pngs_are_named_and_skipped(tmp_path, small):
-    p, x, y = small
-    write_pathfinder(tmp_path, p, 30, seed=1, workers=1, batch=100)
-    imgs = tmp_path / dataset_name(9) / "imgs" / "0"
-    (imgs / "sample_3.png").write_bytes(b"")
-    (imgs / "sample_5.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
-    Image.fromarray(np.zeros((32, 32), np.uint8)).save(imgs / "sample_7.png")
-    keep = [i for i in range(24) if i not in (3, 5, 7)]
-    for cache in (False, True, True):  # the second cached call reads the memory map
-        with pytest.warns(UserWarning, match="skipped 3") as rec:
-            xs, ys = load_pathfinder(tmp_path, 9, "train", cache=cache, workers=2)
-        message = str(rec[0].message)
-        assert all(f"sample_{i}.png" in message for i in (3, 5, 7))
-        assert np.array_equal(xs, x[keep]) and np.array_equal(ys, y[keep])
-    assert isinstance(xs, np.memmap)
-
-
-def test_cache_is_memory_mapped_resized_and_rebuilt_when_files_change(tmp_path, small):
-    p, x, y = small
-    write_pathfinder(tmp_path, p, 30, seed=1, workers=1)
-    a, ya = load_pathfinder(tmp_path, 9, "train", size=16, workers=1)
-    b, _ = load_pathfinder(tmp_path, 9, "train", size=16, workers=1)
-    assert isinstance(b, np.memmap) and a.shape == (24, 16, 16) and np.array_equal(a, b)
-    c, _ = load_pathfinder(tmp_path, 9, "train", size=16, n=10, workers=1)
-    assert np.array_equal(c, a[:10]) and len(list((tmp_path / ".locrnn_cache").iterdir())) == 2
-
-
-def test_a_failed_write_leaves_nothing_behind(tmp_path, small, monkeypatch):
-    import locrnn.data.pathfinder_io as pio
-
-    def boom(args):
-        raise RuntimeError("disk full")
-
-    monkeypatch.setattr(pio, "_write_pngs", boom)
-    with pytest.raises(RuntimeError):
-        write_pathfinder(tmp_path, small[0], 10, workers=1, layout="2018")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_missing_or_malformed_data_gives_clear_errors(tmp_path):
-    with pytest.raises(UserError, match="missing PathFinder data folder"):
-        find_pathfinder(tmp_path / "nope", 9)
-    with pytest.raises(UserError, match="no PathFinder data of length 14"):
-        find_pathfinder(tmp_path, 14)
-    bad = tmp_path / "m.npy"
-    bad.write_text("imgs/0 sample_0.png 0\n")
-    with pytest.raises(UserError, match="row 0"):
-        read_metadata(bad)
 
 
 def test_cli_writes_the_layout_and_a_preview(tmp_path, capsys):

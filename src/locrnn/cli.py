@@ -141,7 +141,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _add_pathfinder_data(dsub) -> None:
     from .data.pathfinder import PRESETS, SPLITS
-    from .data.pathfinder_io import LAYOUTS
+    from .data.pathfinder_write import LAYOUTS
 
     p = dsub.add_parser("pathfinder", help="PathFinder images in the official layout (imgs/, metadata/)")
     p.add_argument("--length", type=int, default=None, help="paddles per target path (default 14)")
@@ -163,7 +163,7 @@ def _add_pathfinder_data(dsub) -> None:
 
 def _cmd_pathfinder(args) -> None:
     from .data.pathfinder import pathfinder_params, preset_params
-    from .data.pathfinder_io import dataset_name, write_pathfinder
+    from .data.pathfinder_write import dataset_name, write_pathfinder
 
     opts = dict(continuity=args.continuity, n_distractors=args.distractors, distractor_length=args.distractor_length)
     if args.preset:

@@ -14,12 +14,10 @@ and the first k of n mazes are the same as the first k of any larger set.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ProcessPoolExecutor
-
 import numpy as np
 
 from ..io import UserError
+from ..pool import pool_map, worker_count
 
 CHUNK = 1024  # mazes per random stream for small sizes (fewer for large ones, see chunk_size)
 SPLITS = {"train": 0, "test": 1, "val": 2}
@@ -151,27 +149,12 @@ def generate_mazes(
     solutions = np.empty((n, side, side), dtype=np.uint8)
     per = chunk_size(size)
     jobs = [(size, seed, SPLITS[split], i, min(per, n - i * per)) for i in range(-(-n // per))]
-    workers = min(workers or os.cpu_count() or 1, len(jobs)) if jobs else 1
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n, desc=f"mazes {size}x{size} ({split})", unit="maze")
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            results = pool.map(_chunk, jobs)
-            _collect(results, inputs, solutions, bar)
-    else:
-        _collect(map(_chunk, jobs), inputs, solutions, bar)
-    if bar is not None:
-        bar.close()
+    desc = f"mazes {size}x{size} ({split})"
+    with pool_map(
+        _chunk, jobs, workers=worker_count(workers), progress=progress, desc=desc, total=n, unit="maze"
+    ) as results:
+        at = 0
+        for x, y in results:
+            inputs[at : at + len(x)], solutions[at : at + len(y)] = x, y
+            at += len(x)
     return inputs, solutions
-
-
-def _collect(results, inputs, solutions, bar) -> None:
-    at = 0
-    for x, y in results:
-        inputs[at : at + len(x)], solutions[at : at + len(y)] = x, y
-        at += len(x)
-        if bar is not None:
-            bar.update(len(x))

@@ -1,4 +1,4 @@
-"""Read PathFinder data in any layout of :mod:`.pathfinder_io` (where the layouts are
+"""Read PathFinder data in any layout of :mod:`.pathfinder_write` (where the layouts are
 described), with labels normalised to 1 = connected; decoded images are kept in a uint8
 memory-mapped cache beside the data.
 """
@@ -11,13 +11,13 @@ import json
 import os
 import re
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from ..io import UserError, atomic_dir, load_npy, save_npy
-from .pathfinder_io import SLICES, dataset_name
+from ..pool import pool_map, worker_count
+from .pathfinder_write import SLICES, dataset_name
 
 
 def _names(length: int) -> list[str]:
@@ -159,19 +159,13 @@ def decode_images(
     All images must share one size unless ``size`` resizes them (bilinear, anti-aliased). With
     ``out`` (an array of len(entries) rows, e.g. a memory map), images are written there in order.
     """
-    workers = max(1, workers or os.cpu_count() or 1)
+    workers = worker_count(workers)
     paths = [str(p) for p, _ in entries]
     step = max(1, min(512, -(-len(paths) // workers)))
     jobs = [(paths[a : a + step], size) for a in range(0, len(paths), step)]
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(paths), desc="decode PathFinder PNGs", unit="img")
-    pool = ProcessPoolExecutor(min(workers, len(jobs))) if workers > 1 and len(jobs) > 1 else None
     kept, labels, bad, at, shape = [], [], [], 0, None
-    try:
-        results = pool.map(_decode, jobs) if pool else map(_decode, jobs)
+    desc, total = "decode PathFinder PNGs", len(paths)
+    with pool_map(_decode, jobs, workers=workers, progress=progress, desc=desc, total=total, unit="img") as results:
         for j, (arrays, why) in enumerate(results):
             bad += why
             for k, arr in enumerate(arrays):
@@ -182,7 +176,7 @@ def decode_images(
                 elif arr.shape != shape:
                     raise UserError(
                         f"{paths[j * step + k]} is {arr.shape[1]}x{arr.shape[0]} px, others are "
-                        f"{shape[1]}x{shape[0]}; pass an image size to resize them"
+                        f"{shape[1]}x{shape[0]}; set size to resize them"
                     )
                 if out is not None:
                     out[at] = arr
@@ -190,13 +184,6 @@ def decode_images(
                     kept.append(arr)
                 labels.append(entries[j * step + k][1])
                 at += 1
-            if bar is not None:
-                bar.update(len(arrays))
-    finally:
-        if pool:
-            pool.shutdown(cancel_futures=True)
-        if bar is not None:
-            bar.close()
     if at == 0:
         raise UserError(f"no readable PathFinder images among {len(paths)} files, e.g. {bad[0] if bad else paths[0]}")
     images = out[:at] if out is not None else np.stack(kept)

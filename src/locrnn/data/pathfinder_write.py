@@ -19,7 +19,6 @@ layout is first interleaved positive, negative, positive, ... so every slice is 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
@@ -27,7 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from ..io import UserError, atomic_dir, atomic_path, save_json, save_npy
-from .pathfinder import PathFinderParams, check_params, chunk_jobs, generate_chunk, generate_pathfinder
+from ..pool import pool_map, worker_count
+from .pathfinder import chunk_jobs, generate_chunk, generate_pathfinder
+from .pathfinder_params import PathFinderParams, check_params
 
 LAYOUTS = ("lra", "2018", "imagefolder")
 SLICES = {"train": (0.0, 0.8), "val": (0.8, 0.9), "test": (0.9, 1.0)}
@@ -112,7 +113,7 @@ def write_pathfinder(
     else:
         finals = {1: root / split / name, 0: root / split / f"{name}_neg"}
     folders = sorted(set(finals.values()))
-    workers = max(1, workers or os.cpu_count() or 1)
+    workers = worker_count(workers)
     with ExitStack() as stack:
         tmp = {f: stack.enter_context(atomic_dir(f, overwrite=overwrite)) for f in folders}
         dirs = {label: str(tmp[f]) for label, f in finals.items()}
@@ -131,24 +132,12 @@ def write_pathfinder(
 
 
 def _run_jobs(jobs, workers, progress, desc, n) -> tuple[np.ndarray, np.ndarray]:
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n, desc=desc, unit="img")
-    pool = ProcessPoolExecutor(min(workers, len(jobs))) if workers > 1 and len(jobs) > 1 else None
+    """Write the PNGs of every job; return the labels and margins of all images, in order."""
     labels, margins = [], []
-    try:
-        for y, m in pool.map(_write_pngs, jobs) if pool else map(_write_pngs, jobs):
+    with pool_map(_write_pngs, jobs, workers=workers, progress=progress, desc=desc, total=n, unit="img") as results:
+        for y, m in results:
             labels.append(y)
             margins.append(m)
-            if bar is not None:
-                bar.update(len(y))
-    finally:
-        if pool:
-            pool.shutdown(cancel_futures=True)
-        if bar is not None:
-            bar.close()
     return np.concatenate(labels), np.concatenate(margins)
 
 
