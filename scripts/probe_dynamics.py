@@ -16,8 +16,8 @@ import argparse
 import numpy as np
 import torch
 
-from locrnn.checkpoint import load_model
 from locrnn.evaluation.sweep import parse_steps
+from locrnn.models.hub import load_model
 from locrnn.training.contraction import contraction_penalty
 from locrnn.training.losses import relative_change
 from locrnn.training.tasks import get_task

@@ -10,12 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
-from locrnn.checkpoint import save_model
 from locrnn.cli import main
 from locrnn.data.arrays import ArrayDataset
 from locrnn.data.mazes import generate_mazes
 from locrnn.io import save_npy
 from locrnn.models import build_model
+from locrnn.models.hub import save_model
 
 TRAIN = ["train", "--task", "mazes", "--size", "5", "--width", "8", "--steps", "2", "--n-train", "16"]
 TRAIN += ["--n-val", "8", "--batch-size", "8", "--progress", "false", "--precision", "fp32"]

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from locrnn.checkpoint import load_model, save_model
 from locrnn.data.arrays import ArrayDataset
 from locrnn.data.mazes import generate_mazes
 from locrnn.evaluation.metrics import maze_correct
 from locrnn.evaluation.sweep import evaluate_steps, parse_steps
 from locrnn.io import UserError
 from locrnn.models import build_model
+from locrnn.models.hub import load_model, save_model
 from locrnn.training.config import make_config
 from locrnn.training.tasks import get_task
 from locrnn.training.trainer import train

@@ -7,8 +7,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from locrnn.checkpoint import load_model, save_model
 from locrnn.models import build_model, get_entry, list_models
+from locrnn.models.hub import load_model, save_model
 from locrnn.models.summary import PARAM_NOTES, count_params, model_table
 
 

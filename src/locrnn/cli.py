@@ -247,7 +247,7 @@ def _cmd_sweep(args) -> None:
     if not args.tol > 0:
         raise UserError(f"--tol must be positive, got {args.tol}")
     if args.pretrained:
-        from .pretrained import pretrained_path
+        from .models.hub import pretrained_path
 
         args.run = str(pretrained_path(args.pretrained))
         args.out = args.out or str(

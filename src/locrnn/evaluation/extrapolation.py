@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..checkpoint import load_model, resolve_checkpoint
 from ..io import load_json, writable_dir
+from ..models.hub import load_model, resolve_checkpoint
 from ..plots import plot_sweep
 from ..training.runtime import setup
 from ..training.tasks import get_task

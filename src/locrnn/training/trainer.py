@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoint import load_weights, read_checkpoint, save_model
 from ..data.arrays import BatchLoader
 from ..evaluation.sweep import evaluate_steps
 from ..io import UserError, atomic_path, remove_stale_temps, save_json, writable_dir, write_failure
 from ..lock import claim
 from ..models import build_model
+from ..models.hub import load_weights, read_checkpoint, save_model
 from .config import TrainConfig
 from .distributed import global_mean, rank_weighted, sync_batchnorm, wrap_objective
 from .guard import TrainingDiverged, grad_norm
