@@ -16,11 +16,11 @@ import argparse
 import numpy as np
 import torch
 
-from locrnn.checkpoint import load_model
 from locrnn.cli import parse_steps
+from locrnn.models.hub import load_model
 from locrnn.tasks import get_task
 from locrnn.training.contraction import contraction_penalty
-from locrnn.training.losses import relative_change
+from locrnn.training.objectives import relative_change
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,15 +39,14 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(0)
     print(f"{'step':>5} {'accuracy':>9} {'change^2':>9} {'perturbation':>12} {'growth':>7}")
     with torch.no_grad():
-        drive = model.cell.prepare(model.stem(x))
-        state, kicked = model.cell.init_state(model.stem(x)), None
+        (drive, state), kicked = model.prepare(x), None
         for t in range(max(report)):
             new = model.cell(drive, state, t)
             kicked = model.cell(drive, kicked, t) if kicked is not None else None
             if t + 1 == args.kick:
                 kicked = new + 1e-3 * new.std() * torch.randn_like(new)
             if t + 1 in report:
-                acc = task.correct(model.head(model.cell.output(new)), x, y).float().mean().item()
+                acc = task.correct(model.readout(new), x, y).float().mean().item()
                 change = relative_change(model.cell.output(state), model.cell.output(new)).item()
                 moved = ((kicked - new).norm() / new.norm()).item() if kicked is not None else float("nan")
                 growth = contraction_penalty(model.cell, drive, new, t + 1, iters=args.iters, rho=0.0).sqrt().item()

@@ -81,7 +81,7 @@ def test_act_training_round_trip(tmp_path, capsys):
     args += ["--n-train", "64", "--n-val", "16", "--batch-size", "16", "--out", str(tmp_path), "--name", "act"]
     args += ["--progress", "false", "--precision", "fp32"]
     assert main(args) == 0
-    from locrnn.checkpoint import load_model
+    from locrnn.models.hub import load_model
 
     model = load_model(tmp_path / "act" / "best")
     assert model.config["halting"] == "act" and model.halt.fc.bias.item() != -5.0  # trained
@@ -93,7 +93,7 @@ def test_act_training_round_trip(tmp_path, capsys):
 
 def test_act_warm_up_keeps_halting_off(tmp_path):
     """During the warm-up the loss is the one after the whole budget: the halting head gets no gradient."""
-    from locrnn.checkpoint import load_model
+    from locrnn.models.hub import load_model
 
     args = ["train", "--size", "5", "--width", "8", "--steps", "3", "--max-steps", "6", "--objective", "act"]
     args += ["--n-train", "64", "--n-val", "16", "--batch-size", "16", "--out", str(tmp_path), "--name", "warm"]

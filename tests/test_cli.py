@@ -128,10 +128,10 @@ def test_module_entry_point_and_one_line_errors(tmp_path):
 
 
 def test_pretrained_checkpoints_load_by_name(monkeypatch, tmp_path, capsys):
-    import locrnn.pretrained as pt
+    import locrnn.models.hub as pt
     from locrnn import build_model
-    from locrnn.checkpoint import save_model
     from locrnn.io import UserError
+    from locrnn.models.hub import save_model
 
     save_model(tmp_path / "locrnn-mazes", build_model("locrnn", task="mazes", width=8, steps=3))
     monkeypatch.setattr(pt, "_folder", lambda: tmp_path)
@@ -148,7 +148,7 @@ def test_pretrained_checkpoints_load_by_name(monkeypatch, tmp_path, capsys):
 def test_shipped_pretrained_checkpoints_work():
     from locrnn import build_model
     from locrnn.io import UserError
-    from locrnn.pretrained import list_pretrained
+    from locrnn.models.hub import list_pretrained
 
     assert {"locrnn-mazes", "locrnn-pathfinder", "locrnn-mazes-stable"} <= set(list_pretrained())
     for key in list_pretrained():
@@ -190,7 +190,7 @@ def test_shipped_maze_model_solves_mazes_and_extrapolates():
 def test_shipped_pathfinder_model_is_well_above_chance(tmp_path):
     """The shipped PathFinder LocRNN, tested at the image size it was trained at (48 px, length 6)."""
     from locrnn.evaluation import SweepSpec, sweep_checkpoint
-    from locrnn.pretrained import pretrained_path
+    from locrnn.models.hub import pretrained_path
 
     spec = SweepSpec(
         pretrained_path("locrnn-pathfinder"),
@@ -220,7 +220,7 @@ def test_probe_dynamics_script_reports_every_asked_step(tmp_path):
     from pathlib import Path
 
     from locrnn import build_model
-    from locrnn.checkpoint import save_model
+    from locrnn.models.hub import save_model
 
     save_model(tmp_path / "m", build_model("locrnn", task="mazes", width=8, steps=3))
     script = Path(__file__).parents[1] / "scripts" / "probe_dynamics.py"

@@ -7,9 +7,9 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from locrnn.checkpoint import save_model
 from locrnn.cli import main
 from locrnn.models import build_model
+from locrnn.models.hub import save_model
 from locrnn.plots import sweep_figure
 from locrnn.tasks import get_task
 

@@ -10,12 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
-from locrnn.checkpoint import save_model
 from locrnn.cli import main
 from locrnn.data.arrays import ArrayDataset
 from locrnn.data.mazes import generate_mazes
 from locrnn.io import save_npy
 from locrnn.models import build_model
+from locrnn.models.hub import save_model
 
 TRAIN = ["train", "--task", "mazes", "--size", "5", "--width", "8", "--steps", "2", "--n-train", "16"]
 TRAIN += ["--n-val", "8", "--batch-size", "8", "--progress", "false", "--precision", "fp32"]
@@ -198,7 +198,8 @@ def test_unknown_task(tmp_path, capsys):
 
 def test_checkpoint_of_another_model(capsys, checkpoint):
     meta = json.loads((checkpoint / "best.json").read_text())
-    meta["model"]["name"] = "locrnn_no_s"  # the weights are a full LocRNN's
+    keep = ("task", "width", "steps")  # a description locrnn_no_s takes; the weights are a full LocRNN's
+    meta["model"] = {"name": "locrnn_no_s", **{k: meta["model"][k] for k in keep}}
     (checkpoint / "best.json").write_text(json.dumps(meta))
     fails(capsys, ["sweep", checkpoint, "--sizes", "5"], f"{checkpoint / 'best.safetensors'}", "do not match the model")
 

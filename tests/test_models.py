@@ -94,16 +94,51 @@ def test_locrnn_matches_the_equations():
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_paper_parameter_counts():
-    # authors' code minus its dead parameters (unused embeddings / LayerNorm), see models.md
-    assert sum(p.numel() for p in build_model("locrnn", task="mazes").parameters()) == 335_648 - 8_320 - 128
-    pf = build_model("locrnn", task="pathfinder")
-    assert sum(p.numel() for p in pf.parameters()) == 237_736 - 2_112
-    emb = build_model("locrnn", task="mazes", init="embed")
-    assert sum(p.numel() for p in emb.parameters()) == 335_648 - 128
-
-
 def test_any_image_size_runs_through_the_same_weights():
     model = build_model("locrnn", task="mazes", width=8).eval()
     for side in (24, 32, 70):
         assert model(torch.rand(1, 3, side, side)).shape == (1, 2, side, side)
+
+
+@pytest.mark.parametrize("name,task", CASES)
+def test_states_continue_from_a_given_state(name, task):
+    """states(x, k, state, start) after n steps gives the same states as one run of n + k steps;
+    readout(state) is the model's output at that state."""
+    model = tiny(name, task).eval()
+    if not model.recurrent:
+        return
+    x = batch(task)
+    with torch.no_grad():
+        whole = list(model.states(x, 5))
+        rest = list(model.states(x, 3, state=whole[1], start=2))
+        for a, b in zip(whole[2:], rest):
+            for u, v in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+                torch.testing.assert_close(u, v, rtol=0, atol=0)
+        torch.testing.assert_close(model.readout(whole[-1]), model(x, steps=5), rtol=0, atol=0)
+        out, features = model.readout(whole[-1], return_features=True)
+        torch.testing.assert_close(features, model.cell.output(whole[-1]))
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_entry_points_show_their_arguments(name):
+    """Keyword-only, typed, and every argument resolved (task defaults included) on the model."""
+    import inspect
+
+    entry = get_entry(name)
+    params = inspect.signature(entry.fn).parameters
+    assert all(p.kind is p.KEYWORD_ONLY and p.annotation is not p.empty for p in params.values())
+    assert set(entry.defaults) == set(entry.tasks) and "task" in params
+    for task, defaults in entry.defaults.items():
+        assert set(defaults) <= set(params)
+        model = build_model(name, task=task, width=8)
+        assert set(model.config) == set(params) | {"name"} and model.config["width"] == 8
+
+
+def test_arguments_are_checked_before_any_layer_is_built():
+    with pytest.raises(ValueError, match="model 'locrnn' takes no argument 'colour'"):
+        build_model("locrnn", colour="red")
+    with pytest.raises(ValueError, match="width must be an integer >= 1, got -8"):
+        build_model("locrnn", width=-8)
+    with pytest.raises(ValueError, match="does not support task 'pathfinder'"):
+        build_model("resnet12", task="pathfinder")
+    assert build_model("locrnn", task="mazes", width=None).config["width"] == 64  # None: the default

@@ -253,9 +253,9 @@ def test_the_sweep_tests_pathfinder_runs_at_their_image_size(trained_run, capsys
 
 def test_a_checkpoint_outside_its_run_folder_is_tested_at_its_image_size(tmp_path):
     """Shipped checkpoints have no config.json beside them: the checkpoint records the image size."""
-    from locrnn.checkpoint import save_model
     from locrnn.evaluation.extrapolation import _task_for
     from locrnn.models import build_model
+    from locrnn.models.hub import save_model
 
     save_model(tmp_path / "pf", build_model("locrnn", task="pathfinder", width=8), trained_on={"image_size": 48})
     assert _task_for("pathfinder", tmp_path / "pf").image_size == 48
@@ -264,9 +264,9 @@ def test_a_checkpoint_outside_its_run_folder_is_tested_at_its_image_size(tmp_pat
 def test_lra_geometry_draws_the_long_range_arena_sets_and_checkpoints_remember_it(tmp_path):
     """``geometry="lra"``: the LRA sets drawn natively (32 px by default); sweeps of such a
     checkpoint test on the same geometry, and an unknown geometry is refused by name."""
-    from locrnn.checkpoint import save_model
     from locrnn.evaluation.extrapolation import _task_for
     from locrnn.models import build_model
+    from locrnn.models.hub import save_model
     from locrnn.tasks import get_task
     from locrnn.training.config import make_config
 

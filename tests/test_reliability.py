@@ -235,7 +235,7 @@ def test_a_run_being_trained_cannot_be_resumed_by_a_second_process(tmp_path, cap
     ],
 )
 def test_a_malformed_checkpoint_description_is_one_line_naming_it(tmp_path, capsys, change, expected):
-    from locrnn.checkpoint import save_model
+    from locrnn.models.hub import save_model
 
     save_model(tmp_path / "best", build_model("locrnn", task="mazes", width=8, steps=2))
     meta = json.loads((tmp_path / "best.json").read_text())
@@ -414,7 +414,7 @@ def test_killed_again_and_again_the_run_ends_as_if_never_killed(tmp_path):
     import sys
     import time
 
-    from locrnn.checkpoint import load_model
+    from locrnn.models.hub import load_model
 
     args = [*TINY, "--n-train", "256", "--epochs", "2", "--ckpt-every", "3", "--val-every", "5", "--log-every", "1"]
     cmd = [sys.executable, "-m", "locrnn", "train", *args, "--out", str(tmp_path)]

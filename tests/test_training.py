@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from locrnn.checkpoint import load_model, save_model
 from locrnn.cli import parse_steps
 from locrnn.data.arrays import ArrayDataset
 from locrnn.data.mazes import generate_mazes
 from locrnn.io import UserError
 from locrnn.metrics import maze_correct
 from locrnn.models import build_model
+from locrnn.models.hub import load_model, save_model
 from locrnn.scoring import evaluate_steps
 from locrnn.tasks import get_task
 from locrnn.training.config import make_config
@@ -174,7 +174,7 @@ def test_objectives_train(tmp_path, objective, penalty):
 
 
 def test_relative_change_penalty_is_zero_at_a_fixed_point():
-    from locrnn.training.losses import relative_change
+    from locrnn.training.objectives import relative_change
 
     h = torch.rand(3, 4, 5, 5)
     assert relative_change(h, h).item() == 0
@@ -186,7 +186,7 @@ def test_relative_change_penalty_is_zero_at_a_fixed_point():
 
 def test_plain_ratio_penalty_keeps_its_gradient_near_a_fixed_point():
     """Squared: the pull towards the fixed point shrinks with the drift; power 1: it does not."""
-    from locrnn.training.losses import relative_change
+    from locrnn.training.objectives import relative_change
 
     h, d = torch.rand(2, 4, 5, 5), torch.randn(2, 4, 5, 5)
     norms = {}
@@ -312,7 +312,7 @@ def test_every_recurrent_model_takes_the_stability_objectives(name):
     loss and a gradient for every weight that the model's output uses, on every recurrent model."""
     import random
 
-    from locrnn.training.losses import objective_loss
+    from locrnn.training.objectives import objective_loss
 
     torch.manual_seed(0)
     model = build_model(name, task="mazes", width=8, steps=3)
@@ -353,7 +353,7 @@ def test_grad_steps_truncates_backpropagation():
     after T - k steps."""
     import random
 
-    from locrnn.training.losses import objective_loss
+    from locrnn.training.objectives import objective_loss
 
     task = get_task("mazes")
     x, y = (torch.from_numpy(a) for a in generate_mazes(4, 5, seed=0))

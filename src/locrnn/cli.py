@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -255,7 +256,7 @@ def _sweep_spec(args) -> SweepSpec:
         raise UserError(f"--tol must be positive, got {args.tol}")
     checkpoint, out = args.run, args.out
     if args.pretrained:
-        from .pretrained import pretrained_path
+        from .models.hub import pretrained_path
 
         checkpoint = str(pretrained_path(args.pretrained))
         out = out or str(Path("runs") / "pretrained" / args.pretrained / ("halting" if args.halt else "sweep"))
@@ -382,10 +383,12 @@ _FLAG_WORDS = (
 )
 
 
-def _as_flags(message: str) -> str:
+def _as_flags(message: str, settings: tuple[str, ...] = ()) -> str:
     """A library message with the settings it names written as this command line's flags."""
     for setting, flag in _FLAG_WORDS:
         message = message.replace(setting, flag)
+    for name in settings:  # the config fields a UserError says it is about, where it first names them
+        message = re.sub(rf"(?<![\w-]){re.escape(name)}\b", "--" + name.replace("_", "-"), message, count=1)
     return message
 
 
@@ -420,7 +423,8 @@ def _run(args) -> int:
         elif args.command == "info":
             _cmd_info(args)
     except (UserError, OSError) as e:  # OSError: e.g. a full disk (any other error is a bug: a traceback)
-        print(f"locrnn {args.command}: error: {_as_flags(' '.join(str(e).split()))}", file=sys.stderr)
+        message = _as_flags(" ".join(str(e).split()), getattr(e, "settings", ()))
+        print(f"locrnn {args.command}: error: {message}", file=sys.stderr)
         return 2
     except FloatingPointError as e:  # training diverged: a failed run, not a bad input
         print(f"locrnn {args.command}: error: {_as_flags(str(e))}", file=sys.stderr)

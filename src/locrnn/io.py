@@ -25,7 +25,14 @@ FORMAT_VERSION = 1
 class UserError(ValueError):
     """A problem with what the user gave us (a path, a file, an argument): shown as one line by the
     CLI (exit code 2). A ``ValueError``, so that callers of the Python API may catch either; any
-    other exception, a plain ``ValueError`` included, is a bug and surfaces as a traceback."""
+    other exception, a plain ``ValueError`` included, is a bug and surfaces as a traceback.
+
+    ``settings`` names the settings (config fields) the message is about, as the message writes
+    them; the CLI shows them as its flags (``batch_size`` -> ``--batch-size``)."""
+
+    def __init__(self, message: str, *, settings: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.settings = tuple(settings)
 
 
 def _umask() -> int:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch.nn as nn
 
-from ..checkpoint import load_model, resolve_checkpoint
 from ..io import load_json, writable_dir
+from ..models.hub import load_model, resolve_checkpoint
 from ..plots import plot_halting, plot_sweep
 from ..runtime import Runtime, setup
 from ..scoring import evaluate_steps

@@ -62,9 +62,8 @@ def evaluate_halting(
         prev_pred = prev_h = None
         with autocast if autocast is not None else contextlib.nullcontext():
             for t, state in enumerate(model.states(x, max_steps), 1):
-                h = model.cell.output(state)
-                logits = model.head(h).float()
-                h = h.float()
+                logits, h = model.readout(state, return_features=True)
+                logits, h = logits.float(), h.float()
                 pred = task.predict(logits, x)
                 if answer is None:
                     answer = pred.clone()

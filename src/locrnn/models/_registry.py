@@ -1,12 +1,17 @@
 """Model registry in the torchvision style: duplicate names raise, models are built by name.
 
-Every entry point is a function ``fn(*, task: str, **cfg) -> nn.Module`` that only fixes
-hyper-parameters; :func:`build_model` records the arguments on the model (``model.config``) so a
-checkpoint can rebuild it by name.
+An entry point is a keyword-only function whose signature lists every argument of its model and
+that only fixes hyper-parameters. Arguments whose default differs per task are declared once, at
+registration (``@register_model(name, defaults={"mazes": {...}, "pathfinder": {...}})``).
+:func:`make_model` binds the arguments (given ones, then the task's defaults, then the
+signature's) and records the fully resolved set on the model (``model.config``), so a checkpoint
+rebuilds the same model even after a default changes. Loading weights is the hub's business
+(models/hub.py); this module never imports it.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +19,7 @@ from typing import Any
 import torch.nn as nn
 
 from ..io import UserError
+from .act import HaltingHead
 
 TASKS = ("mazes", "pathfinder")
 
@@ -24,8 +30,31 @@ class ModelEntry:
     fn: Callable[..., nn.Module]
     tasks: tuple[str, ...]
     recurrent: bool
+    defaults: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> argument defaults
     paper_params: dict[str, int] = field(default_factory=dict)
     summary: str = ""
+
+    def resolve(self, task: str, **cfg: Any) -> dict[str, Any]:
+        """Every argument of the entry point for ``task`` (``task`` first): ``cfg``, then the task's
+        defaults, then the signature's. An argument given as None counts as not given."""
+        if task not in self.tasks:
+            raise UserError(
+                f"model {self.name!r} does not support task {task!r} (it supports: {', '.join(self.tasks)})"
+            )
+        given = {k: v for k, v in cfg.items() if v is not None}
+        if not self.recurrent and "steps" in given:
+            raise UserError(f"{self.name} is feed-forward and takes no step count (got steps={given['steps']})")
+        params = inspect.signature(self.fn).parameters
+        unknown = sorted(set(given) - set(params))
+        if unknown:
+            raise UserError(f"model {self.name!r} takes no argument {unknown[0]!r}")
+        bound = inspect.signature(self.fn).bind(task=task, **{**self.defaults.get(task, {}), **given})
+        bound.apply_defaults()
+        for key in ("width", "steps"):  # the arguments every model takes: checked before any layer is built
+            value = bound.arguments.get(key)
+            if key in params and not (type(value) is int and value >= 1):
+                raise UserError(f"model {self.name!r}: {key} must be an integer >= 1, got {value!r}")
+        return dict(bound.arguments)
 
 
 _MODELS: dict[str, ModelEntry] = {}
@@ -34,17 +63,23 @@ _MODELS: dict[str, ModelEntry] = {}
 def register_model(
     name: str,
     *,
-    tasks: tuple[str, ...] = TASKS,
+    defaults: dict[str, dict[str, Any]] | None = None,
+    tasks: tuple[str, ...] | None = None,
     recurrent: bool = True,
     paper_params: dict[str, int] | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Register ``fn`` under ``name``. Registering the same name twice raises ``ValueError``."""
+    """Register ``fn`` under ``name`` for ``tasks`` (default: the tasks ``defaults`` names, else
+    both). Registering the same name twice raises ``ValueError``."""
 
     def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _MODELS:
             raise ValueError(f"a model named {name!r} is already registered")
         doc = (fn.__doc__ or "").strip().splitlines()
-        _MODELS[name] = ModelEntry(name, fn, tuple(tasks), recurrent, dict(paper_params or {}), doc[0] if doc else "")
+        supported = tuple(tasks or defaults or TASKS)
+        entry = ModelEntry(
+            name, fn, supported, recurrent, dict(defaults or {}), dict(paper_params or {}), doc[0] if doc else ""
+        )
+        _MODELS[name] = entry
         return fn
 
     return wrap
@@ -61,38 +96,22 @@ def get_entry(name: str) -> ModelEntry:
     return _MODELS[name]
 
 
-def build_model(name: str, *, task: str = "mazes", pretrained: bool | str = False, **cfg: Any) -> nn.Module:
-    """Build the registered model ``name`` for ``task`` ('mazes' or 'pathfinder').
+def make_model(name: str, *, task: str = "mazes", halting: str | None = None, **cfg: Any) -> nn.Module:
+    """A freshly initialised registered model ``name`` for ``task`` ('mazes' or 'pathfinder').
 
-    ``pretrained=True`` loads the quick-scale checkpoint shipped with locrnn (see
-    :mod:`locrnn.pretrained`), ``pretrained="stable"`` its variant ``<name>-<task>-stable``;
-    ``cfg`` may then only change call-time settings such as ``steps``.
+    ``halting="act"`` attaches a learned halting head (models/act.py) to a recurrent model.
+    ``model.config`` records the name and every resolved argument (the checkpoint's description).
     """
-    if pretrained:
-        from ..pretrained import load_pretrained  # the checkpoint layer sits above the models
-
-        return load_pretrained(name, task, tag=None if pretrained is True else str(pretrained), **cfg)
     entry = get_entry(name)
-    if task not in entry.tasks:
-        raise UserError(f"model {name!r} does not support task {task!r} (it supports: {', '.join(entry.tasks)})")
-    for key in ("width", "steps"):  # the arguments every model takes: checked before any layer is built
-        if key in cfg and cfg[key] is not None and not (type(cfg[key]) is int and cfg[key] >= 1):
-            raise UserError(f"model {name!r}: {key} must be an integer >= 1, got {cfg[key]!r}")
-    halting = cfg.pop("halting", None)
-    try:
-        model = entry.fn(task=task, **cfg)
-    except TypeError as e:  # an argument this model does not take (anything else is a bug)
-        if "unexpected keyword argument" not in str(e):
-            raise
-        raise UserError(f"model {name!r} takes no argument {str(e).split('argument ')[-1]}") from None
-    if halting is not None:  # a learned halting head (models/act.py) on any recurrent model
+    args = entry.resolve(task, **cfg)
+    if halting is not None:
         if halting != "act":
             raise UserError(f"unknown halting {halting!r}; the learned one is 'act'")
-        if not getattr(model, "recurrent", False):
+        if not entry.recurrent:
             raise UserError(f"halting='act' needs a recurrent model; {name!r} is feed-forward")
-        from .act import HaltingHead
-
+    model = entry.fn(**args)
+    if halting is not None:
         model.halt = HaltingHead(model.cell.out_channels)
-        cfg["halting"] = halting
-    model.config = {"name": name, "task": task, **cfg}
+        args["halting"] = halting
+    model.config = {"name": name, **args}
     return model

@@ -10,12 +10,14 @@ sample; the output is the halting-weighted mixture of the readout states::
 
 Each sample halts at its own N (samples that halted are masked out of later steps). The bias
 of -5 starts halting late; training also begins with halting off (``act_warmup``, see
-training/losses.py), and the ponder cost tau * R (AdRNN: tau = 0.1, R the mean remainder) then
+training/objectives.py), and the ponder cost tau * R (AdRNN: tau = 0.1, R the mean remainder) then
 pushes halting earlier wherever an earlier answer is as good. At test time the step budget is raised and each
 sample stops when its halting mass is spent.
 
 ``build_model(..., halting="act")`` attaches a :class:`HaltingHead` to any recurrent model;
-``--objective act`` trains it and ``locrnn sweep --halt act`` evaluates it.
+the training objective ``act`` trains it and ``locrnn sweep --halt act`` evaluates it. (ACT mixes
+the readout states h_t = ``cell.output(state)`` before the head, so it reads them and calls the
+head itself instead of :meth:`RecurrentNet.readout`.)
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def act_forward(net: nn.Module, x: torch.Tensor, max_steps: int, eps: float = 0.
     ``max_steps`` steps; stops early once every sample has halted."""
     halt = getattr(net, "halt", None)
     if halt is None:
-        raise UserError("this model has no halting head; build it with halting='act' (train with --objective act)")
+        raise UserError("this model has no halting head; build it with halting='act' (as objective 'act' does)")
     n = x.shape[0]
     cum = torch.zeros(n, device=x.device)
     remainder = torch.zeros(n, device=x.device)

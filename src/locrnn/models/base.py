@@ -2,12 +2,15 @@
 
 A *recurrent* model is ``stem -> cell (iterated) -> head``:
 
-* ``features = stem(x)`` is computed once; it is the constant drive X of the cell.
-* ``state = cell.init_state(features)``, then ``state = cell(features, state, t)`` for
-  ``t = 0 .. steps-1``; ``cell.output(state)`` is what the head reads.
-* ``model(x, steps=None)`` returns the head's output after ``steps`` iterations (the trained
-  number when omitted); ``model.iterate(x, steps)`` yields the output after every step, so a
-  sweep over 1..N steps costs one pass and, without gradients, memory that does not grow with N.
+* ``features = stem(x)`` is computed once; ``drive = cell.prepare(features)`` is the constant
+  drive X of the cell and ``cell.init_state(features)`` its first state (:meth:`RecurrentNet.prepare`).
+* ``state = cell(drive, state, t)`` for ``t = 0 .. steps-1`` (:meth:`RecurrentNet.run`);
+  ``readout(state) = head(cell.output(state))`` is the model's answer at a state.
+* ``model(x, steps=None)`` returns the readout after ``steps`` iterations (the trained number when
+  omitted: :meth:`RecurrentNet.resolve_steps` is the one place that says so);
+  ``model.states(x, steps, state=None, start=0)`` yields every state and ``model.iterate(x, steps)``
+  every readout, so a sweep over 1..N steps costs one pass and, without gradients, memory that
+  does not grow with N.
 
 A *feed-forward* model declares ``recurrent = False``; asking it for a step count is an error.
 """
@@ -73,37 +76,57 @@ class RecurrentNet(nn.Module):
         self.in_channels = in_channels
         self.checkpoint_steps = False  # gradient checkpointing of each step (memory saver)
 
-    def _steps(self, steps: int | None) -> int:
+    def resolve_steps(self, steps: int | None) -> int:
+        """``steps``, or the trained number when it is None (checked >= 1)."""
         steps = self.trained_steps if steps is None else int(steps)
         if steps < 1:
             raise UserError(f"steps must be >= 1, got {steps}")
         return steps
 
-    def states(self, x: torch.Tensor, steps: int | None = None) -> Iterator[State]:
-        """Yield the cell state after each of ``steps`` iterations (nothing is kept)."""
+    def prepare(self, x: torch.Tensor, state: State | None = None) -> tuple[Any, State]:
+        """The cell's drive for ``x`` (the stem and the cell's input work, done once per forward) and
+        the state to start from: ``state`` when given, else the cell's initial state."""
         check_input(x, self.in_channels)
-        n_steps = self._steps(steps)
         features = self.stem(x)
         drive = self.cell.prepare(features)
-        state = self.cell.init_state(features)
-        for t in range(n_steps):
+        return drive, self.cell.init_state(features) if state is None else state
+
+    def run(self, drive: Any, state: State, steps: int, start: int = 0) -> Iterator[State]:
+        """Yield the states after steps ``start + 1 .. start + steps`` from ``state`` (nothing is kept)."""
+        for t in range(start, start + steps):
             if self.checkpoint_steps and torch.is_grad_enabled():
                 state = torch.utils.checkpoint.checkpoint(self.cell, drive, state, t, use_reentrant=False)
             else:
                 state = self.cell(drive, state, t)
             yield state
 
+    def states(
+        self, x: torch.Tensor, steps: int | None = None, state: State | None = None, start: int = 0
+    ) -> Iterator[State]:
+        """Yield the cell state after each of ``steps`` iterations; from ``state`` (reached after
+        ``start`` steps) when given, else from the initial state."""
+        n_steps = self.resolve_steps(steps)
+        drive, state = self.prepare(x, state)
+        yield from self.run(drive, state, n_steps, start)
+
+    def readout(self, state: State, return_features: bool = False):
+        """The head's output at ``state``: ``head(cell.output(state))``; with ``return_features``
+        also ``cell.output(state)`` (what the head read, e.g. for a penalty on it), computed once."""
+        features = self.cell.output(state)
+        out = self.head(features)
+        return (out, features) if return_features else out
+
     def iterate(self, x: torch.Tensor, steps: int | None = None) -> Iterator[torch.Tensor]:
-        """Yield the head's output after every step 1..steps."""
+        """Yield the readout after every step 1..steps."""
         for state in self.states(x, steps):
-            yield self.head(self.cell.output(state))
+            yield self.readout(state)
 
     def final_state(self, x: torch.Tensor, steps: int | None = None) -> State:
         """The cell state after ``steps`` iterations."""
         return deque(self.states(x, steps), maxlen=1)[0]
 
     def forward(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
-        return self.head(self.cell.output(self.final_state(x, steps)))
+        return self.readout(self.final_state(x, steps))
 
 
 class FeedForwardNet(nn.Module):

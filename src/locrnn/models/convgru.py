@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from ..io import UserError
 from ._registry import register_model
-from .base import RecurrentCell
+from .base import RecurrentCell, RecurrentNet
 from .layers import recurrent_net
 
 _CANDIDATE = {"tanh": torch.tanh, "relu": F.relu}
@@ -63,37 +63,33 @@ class ConvGRUCell(RecurrentCell):
         return h + z * (h_tilde - h)  # (1 - z) h + z h~ (not lerp: autocast may mix dtypes)
 
 
-_TASK_DEFAULTS = {
-    # stem width (= hidden unless given), kernel, trained steps: authors' maze code (64, 5, 15);
-    # PathFinder: the paper's 9x9 kernel and 12 steps, hidden 32 to match the 32-channel stem
+# stem width (= hidden unless given), kernel, trained steps: authors' maze code (64, 5, 15);
+# PathFinder: the paper's 9x9 kernel and 12 steps, hidden 32 to match the 32-channel stem
+DEFAULTS = {
     "mazes": dict(width=64, kernel=5, steps=15),
     "pathfinder": dict(width=32, kernel=9, steps=12),
 }
 
 
-def _convgru(
-    task: str,
+@register_model("convgru", defaults=DEFAULTS, paper_params={"mazes": 637_408})
+def convgru(
     *,
-    width: int | None = None,
-    steps: int | None = None,
+    task: str,
+    width: int,
+    steps: int,
+    kernel: int,
     hidden: int | None = None,
-    kernel: int | None = None,
     norm: str = "batch",
     candidate: str = "tanh",
-):
-    d = _TASK_DEFAULTS[task]
-    width = width or d["width"]
-    cell = ConvGRUCell(width, hidden or width, kernel=kernel or d["kernel"], candidate=candidate)
-    return recurrent_net(task, cell, width=width, steps=steps or d["steps"], norm=norm)
-
-
-@register_model("convgru", paper_params={"mazes": 637_408})
-def convgru(*, task: str = "mazes", **cfg):
+) -> RecurrentNet:
     """ConvGRU (tanh candidate), zero initial state, orthogonal init."""
-    return _convgru(task, **cfg)
+    cell = ConvGRUCell(width, hidden or width, kernel=kernel, candidate=candidate)
+    return recurrent_net(task, cell, width=width, steps=steps, norm=norm)
 
 
-@register_model("convgru_relu")
-def convgru_relu(*, task: str = "mazes", **cfg):
+@register_model("convgru_relu", defaults=DEFAULTS)
+def convgru_relu(
+    *, task: str, width: int, steps: int, kernel: int, hidden: int | None = None, norm: str = "batch"
+) -> RecurrentNet:
     """ConvGRU with a ReLU candidate instead of tanh (the paper's Sec. 5.4 variant)."""
-    return _convgru(task, candidate="relu", **cfg)
+    return convgru(candidate="relu", **locals())

@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ._registry import register_model
-from .base import RecurrentCell
+from .base import RecurrentCell, RecurrentNet
 from .layers import recurrent_net
 
 
@@ -63,24 +63,15 @@ class ReciprocalGatedCell(RecurrentCell):
         return state[1]
 
 
-_TASK_DEFAULTS = {
-    # the kernels and step counts of the other recurrent layers on each task
+# the kernels and step counts of the other recurrent layers on each task
+DEFAULTS = {
     "mazes": dict(width=64, kernel=5, steps=15),
     "pathfinder": dict(width=32, kernel=9, steps=12),
 }
 
 
-@register_model("convrnn")
-def convrnn(
-    *,
-    task: str = "mazes",
-    width: int | None = None,
-    steps: int | None = None,
-    kernel: int | None = None,
-    norm: str = "batch",
-):
+@register_model("convrnn", defaults=DEFAULTS)
+def convrnn(*, task: str, width: int, steps: int, kernel: int, norm: str = "batch") -> RecurrentNet:
     """ConvRNN: one reciprocal gated cell (Nayebi et al.), zero initial state."""
-    d = _TASK_DEFAULTS[task]
-    width = width or d["width"]
-    cell = ReciprocalGatedCell(width, kernel=kernel or d["kernel"])
-    return recurrent_net(task, cell, width=width, steps=steps or d["steps"], norm=norm)
+    cell = ReciprocalGatedCell(width, kernel=kernel)
+    return recurrent_net(task, cell, width=width, steps=steps, norm=norm)

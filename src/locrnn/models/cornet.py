@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from ..io import UserError
 from ._registry import register_model
-from .base import RecurrentCell
+from .base import RecurrentCell, RecurrentNet
 from .layers import layer_norm, recurrent_net
 from .per_step import StepList
 
@@ -46,9 +46,10 @@ class CORnetSCell(RecurrentCell):
     Rule for the per-step norms (``extra_steps_norm``), the one thing that decides how the
     block behaves beyond its T trained steps:
 
-    * ``"last"`` (default, CORnet-S): BatchNorms N1_t..N3_t separate per step for t < T; every
-      step t >= T reuses step T-1's norms. Weights trained for T steps load into a model built
-      for any step count (the per-step list takes the loaded count).
+    * ``"last"`` (default, CORnet-S): BatchNorms N1_t..N3_t separate per step for t < T
+      (``norm_steps``: the trained steps unless given); every step t >= T reuses step T-1's
+      norms. Weights trained for T steps load into a model built for any step count (the
+      per-step list takes the loaded count).
     * ``"shared"``: one set of BatchNorms for every step (trained that way).
     * ``"group"``: one set of GroupNorm(1 group) (per-sample statistics, as LocRNN's LayerNorm)
       for every step, N_skip included: no running statistics at all.
@@ -60,7 +61,7 @@ class CORnetSCell(RecurrentCell):
         *,
         kernel: int = 5,
         scale: int = 2,
-        trained_steps: int = 15,
+        norm_steps: int = 15,
         extra_steps_norm: str = "last",
     ) -> None:
         super().__init__()
@@ -76,7 +77,7 @@ class CORnetSCell(RecurrentCell):
         self.conv3 = nn.Conv2d(e, c, 1, bias=False)
         kind = "group" if extra_steps_norm == "group" else "batch"
         if extra_steps_norm == "last":
-            self.step_norms = StepList(partial(_step_norms, kind, c, e), trained_steps)
+            self.step_norms = StepList(partial(_step_norms, kind, c, e), norm_steps)
         else:
             self.shared_norms = _step_norms(kind, c, e)
         for m in self.modules():
@@ -102,27 +103,29 @@ class CORnetSCell(RecurrentCell):
         return F.relu(n["n3"](self.conv3(b)) + skip)
 
 
-_TASK_DEFAULTS = {
+DEFAULTS = {
     "mazes": dict(width=64, kernel=5, steps=15),
     "pathfinder": dict(width=32, kernel=9, steps=12),
 }
 
 
-@register_model("cornet_s")
+@register_model("cornet_s", defaults=DEFAULTS)
 def cornet_s(
     *,
-    task: str = "mazes",
-    width: int | None = None,
-    steps: int | None = None,
-    kernel: int | None = None,
+    task: str,
+    width: int,
+    steps: int,
+    kernel: int,
     scale: int = 2,
     extra_steps_norm: str = "last",
     norm: str = "batch",
-):
-    """CORnet-S block as one recurrent layer (stride 1); per-step BN, steps >= T reuse the last."""
-    d = _TASK_DEFAULTS[task]
-    width, steps = width or d["width"], steps or d["steps"]
+    norm_steps: int | None = None,
+) -> RecurrentNet:
+    """CORnet-S block as one recurrent layer (stride 1); per-step BN, steps >= T reuse the last.
+
+    ``steps`` is the default call-time step count; ``norm_steps`` the number of per-step norm sets
+    (default: ``steps``)."""
     cell = CORnetSCell(
-        width, kernel=kernel or d["kernel"], scale=scale, trained_steps=steps, extra_steps_norm=extra_steps_norm
+        width, kernel=kernel, scale=scale, norm_steps=norm_steps or steps, extra_steps_norm=extra_steps_norm
     )
     return recurrent_net(task, cell, width=width, steps=steps, norm=norm)

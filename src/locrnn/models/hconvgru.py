@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from ..io import UserError
 from ._registry import register_model
-from .base import RecurrentCell
+from .base import RecurrentCell, RecurrentNet
 from .layers import recurrent_net
 from .per_step import StepList
 
@@ -75,8 +75,9 @@ class HConvGRUCell(RecurrentCell):
 
     Norm rules (``norm``):
 
-    * ``"per_step"`` (the paper): BN1..BN4 are separate per step for t < T (the trained steps,
-      one :class:`StepList` entry each). For t >= T the paper's "soft restoration" (Sec. 5.2):
+    * ``"per_step"`` (the paper): BN1..BN4 are separate per step for t < T (``norm_steps``, by
+      default the trained steps; one :class:`StepList` entry each). For t >= T the paper's
+      "soft restoration" (Sec. 5.2):
       a *freshly initialised* BN (weight 0.1, bias 0, running mean 0 / var 1, i.e. a scaling by
       0.1/sqrt(1 + eps) in eval mode, batch statistics in train mode), not part of the state
       dict. Weights trained for T steps load into a model built for any step count: the list
@@ -85,7 +86,17 @@ class HConvGRUCell(RecurrentCell):
       so any number of steps runs with trained norms.
     """
 
-    def __init__(self, channels: int, *, kernel: int = 5, trained_steps: int = 15, norm: str = "per_step") -> None:
+    def __init__(
+        self,
+        channels: int,
+        *,
+        kernel: int = 5,
+        trained_steps: int = 15,
+        norm_steps: int | None = None,
+        norm: str = "per_step",
+    ) -> None:
+        """``trained_steps`` sets the chronos init of b_U1; ``norm_steps`` (default: ``trained_steps``)
+        the number of per-step norm sets built (loading weights resizes it to theirs)."""
         super().__init__()
         if norm not in ("per_step", "shared"):
             raise UserError(f"unknown hConvGRU norm {norm!r}; choose per_step or shared")
@@ -103,7 +114,7 @@ class HConvGRUCell(RecurrentCell):
             self.u1.bias.uniform_(1.0, float(max(trained_steps - 1, 1))).log_()
             self.u2.bias.copy_(-self.u1.bias)
         if norm == "per_step":
-            self.step_norms = StepList(partial(_step_norms, c), trained_steps)
+            self.step_norms = StepList(partial(_step_norms, c), norm_steps or trained_steps)
         else:
             self.shared_norms = _step_norms(c, 1)
         self.bn_out = nn.BatchNorm2d(c, eps=_BN_EPS)
@@ -138,36 +149,34 @@ class HConvGRUCell(RecurrentCell):
         return self.bn_out(h)
 
 
-_TASK_DEFAULTS = {
-    # width (= hidden), kernel, trained steps: the authors' maze code (64, 5, 15); PathFinder:
-    # the paper's 9x9 kernel and 12 steps, width 32 = the Gabor stem (the authors' 38 crashed)
+# width (= hidden), kernel, trained steps: the authors' maze code (64, 5, 15); PathFinder:
+# the paper's 9x9 kernel and 12 steps, width 32 = the Gabor stem (the authors' 38 crashed)
+DEFAULTS = {
     "mazes": dict(width=64, kernel=5, steps=15),
     "pathfinder": dict(width=32, kernel=9, steps=12),
 }
 
 
-def _hconvgru(
-    task: str,
+@register_model("hconvgru", defaults=DEFAULTS, paper_params={"mazes": 244_064})
+def hconvgru(
     *,
-    width: int | None = None,
-    steps: int | None = None,
-    kernel: int | None = None,
+    task: str,
+    width: int,
+    steps: int,
+    kernel: int,
     norm: str = "batch",
     step_norm: str = "per_step",
-):
-    d = _TASK_DEFAULTS[task]
-    width, steps = width or d["width"], steps or d["steps"]
-    cell = HConvGRUCell(width, kernel=kernel or d["kernel"], trained_steps=steps, norm=step_norm)
+    norm_steps: int | None = None,
+) -> RecurrentNet:
+    """hConvGRU with per-step BatchNorm; fresh BN beyond the trained steps (soft restoration).
+
+    ``steps`` is the default call-time step count and sets the chronos init; ``norm_steps`` the
+    number of per-step norm sets (default: ``steps``)."""
+    cell = HConvGRUCell(width, kernel=kernel, trained_steps=steps, norm_steps=norm_steps, norm=step_norm)
     return recurrent_net(task, cell, width=width, steps=steps, norm=norm)
 
 
-@register_model("hconvgru", paper_params={"mazes": 244_064})
-def hconvgru(*, task: str = "mazes", **cfg):
-    """hConvGRU with per-step BatchNorm; fresh BN beyond the trained steps (soft restoration)."""
-    return _hconvgru(task, **cfg)
-
-
-@register_model("hconvgru_shared")
-def hconvgru_shared(*, task: str = "mazes", **cfg):
+@register_model("hconvgru_shared", defaults=DEFAULTS)
+def hconvgru_shared(*, task: str, width: int, steps: int, kernel: int, norm: str = "batch") -> RecurrentNet:
     """hConvGRU with one set of BatchNorms shared across steps (extrapolates with trained norms)."""
-    return _hconvgru(task, step_norm="shared", **cfg)
+    return hconvgru(task=task, width=width, steps=steps, kernel=kernel, norm=norm, step_norm="shared")

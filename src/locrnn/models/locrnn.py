@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ..io import UserError
 from ._registry import register_model
-from .base import RecurrentCell
+from .base import RecurrentCell, RecurrentNet
 from .layers import layer_norm, recurrent_net
 
 _ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh, "relu6": F.relu6}
@@ -130,8 +132,8 @@ class LocRNNCell(RecurrentCell):
         return state if self.readout == "ls" else state[:, : self.hidden]
 
 
-_TASK_DEFAULTS = {
-    # width, long kernel, short kernel, trained steps (paper appendix tables)
+# width, long kernel, short kernel, trained steps (paper appendix tables)
+DEFAULTS = {
     "mazes": dict(width=64, long_kernel=5, short_kernel=3, steps=15),
     "pathfinder": dict(width=32, long_kernel=9, short_kernel=5, steps=12),
 }
@@ -140,64 +142,93 @@ _TASK_DEFAULTS = {
 def _locrnn(
     task: str,
     *,
-    width: int | None = None,
-    steps: int | None = None,
+    width: int,
+    steps: int,
+    long_kernel: int,
+    short_kernel: int,
     norm: str = "batch",
     hidden: int | None = None,
-    **cell_args,
-):
-    d = _TASK_DEFAULTS[task]
-    width = width or d["width"]
-    cell_args.setdefault("long_kernel", d["long_kernel"])
-    cell_args.setdefault("short_kernel", d["short_kernel"])
-    cell = LocRNNCell(width, hidden or width, **cell_args)
-    return recurrent_net(task, cell, width=width, steps=steps or d["steps"], norm=norm)
+    **cell_args: Any,
+) -> RecurrentNet:
+    cell = LocRNNCell(width, hidden or width, long_kernel=long_kernel, short_kernel=short_kernel, **cell_args)
+    return recurrent_net(task, cell, width=width, steps=steps, norm=norm)
 
 
-@register_model("locrnn", paper_params={"mazes": 335_648, "pathfinder": 237_736})
-def locrnn(*, task: str = "mazes", **cfg):
+@register_model("locrnn", defaults=DEFAULTS, paper_params={"mazes": 335_648, "pathfinder": 237_736})
+def locrnn(
+    *,
+    task: str,
+    width: int,
+    steps: int,
+    long_kernel: int,
+    short_kernel: int,
+    norm: str = "batch",
+    init: str = "zeros",
+    hidden: int | None = None,
+    use_s: bool = True,
+    readout: str = "l",
+    activation: str = "relu",
+    gates: bool = True,
+    layernorm: bool = True,
+) -> RecurrentNet:
     """LocRNN as in the paper (Eq. 1-6): L and S populations, gates, LayerNorm, ReLU."""
-    return _locrnn(task, **cfg)
+    return _locrnn(**locals())
 
 
-@register_model("locrnn_no_s")
-def locrnn_no_s(*, task: str = "mazes", **cfg):
+# The ablations (Sec. 5.3) fix one choice of LocRNN's; other choices combine through locrnn's arguments.
+
+
+@register_model("locrnn_no_s", defaults=DEFAULTS)
+def locrnn_no_s(
+    *, task: str, width: int, steps: int, long_kernel: int, short_kernel: int, norm: str = "batch", init: str = "zeros"
+) -> RecurrentNet:
     """Ablation: no S (interneuron) population."""
-    return _locrnn(task, use_s=False, **cfg)
+    return _locrnn(use_s=False, **locals())
 
 
-@register_model("locrnn_no_s_2x")
-def locrnn_no_s_2x(*, task: str = "mazes", width: int | None = None, **cfg):
+@register_model("locrnn_no_s_2x", defaults=DEFAULTS)
+def locrnn_no_s_2x(
+    *, task: str, width: int, steps: int, long_kernel: int, short_kernel: int, norm: str = "batch", init: str = "zeros"
+) -> RecurrentNet:
     """Ablation: no S population, L twice as wide (the paper's parameter match)."""
-    width = width or _TASK_DEFAULTS[task]["width"]
-    return _locrnn(task, use_s=False, width=width, hidden=2 * width, **cfg)
+    return _locrnn(use_s=False, hidden=2 * width, **locals())
 
 
-@register_model("locrnn_ls_readout")
-def locrnn_ls_readout(*, task: str = "mazes", **cfg):
+@register_model("locrnn_ls_readout", defaults=DEFAULTS)
+def locrnn_ls_readout(
+    *, task: str, width: int, steps: int, long_kernel: int, short_kernel: int, norm: str = "batch", init: str = "zeros"
+) -> RecurrentNet:
     """Ablation: both L and S are sent to the readout (S is no longer an interneuron)."""
-    return _locrnn(task, readout="ls", **cfg)
+    return _locrnn(readout="ls", **locals())
 
 
-@register_model("locrnn_tanh")
-def locrnn_tanh(*, task: str = "mazes", **cfg):
+@register_model("locrnn_tanh", defaults=DEFAULTS)
+def locrnn_tanh(
+    *, task: str, width: int, steps: int, long_kernel: int, short_kernel: int, norm: str = "batch", init: str = "zeros"
+) -> RecurrentNet:
     """Ablation: tanh instead of ReLU for gamma and kappa."""
-    return _locrnn(task, activation="tanh", **cfg)
+    return _locrnn(activation="tanh", **locals())
 
 
-@register_model("locrnn_relu6")
-def locrnn_relu6(*, task: str = "mazes", **cfg):
+@register_model("locrnn_relu6", defaults=DEFAULTS)
+def locrnn_relu6(
+    *, task: str, width: int, steps: int, long_kernel: int, short_kernel: int, norm: str = "batch", init: str = "zeros"
+) -> RecurrentNet:
     """Ablation: ReLU clipped at 6 for gamma and kappa."""
-    return _locrnn(task, activation="relu6", **cfg)
+    return _locrnn(activation="relu6", **locals())
 
 
-@register_model("locrnn_no_gates")
-def locrnn_no_gates(*, task: str = "mazes", **cfg):
+@register_model("locrnn_no_gates", defaults=DEFAULTS)
+def locrnn_no_gates(
+    *, task: str, width: int, steps: int, long_kernel: int, short_kernel: int, norm: str = "batch", init: str = "zeros"
+) -> RecurrentNet:
     """Ablation: no gates (G = 1, the candidate replaces the state)."""
-    return _locrnn(task, gates=False, **cfg)
+    return _locrnn(gates=False, **locals())
 
 
-@register_model("locrnn_no_ln")
-def locrnn_no_ln(*, task: str = "mazes", **cfg):
+@register_model("locrnn_no_ln", defaults=DEFAULTS)
+def locrnn_no_ln(
+    *, task: str, width: int, steps: int, long_kernel: int, short_kernel: int, norm: str = "batch", init: str = "zeros"
+) -> RecurrentNet:
     """Ablation: no LayerNorm anywhere in the cell."""
-    return _locrnn(task, layernorm=False, **cfg)
+    return _locrnn(layernorm=False, **locals())

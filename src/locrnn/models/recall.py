@@ -43,23 +43,21 @@ class RecallCell(RecurrentCell):
         return self.recur_block(recall_x + F.conv2d(h, self.recall.weight[:, : self.width], padding=1))
 
 
-_TASK_DEFAULTS = {
-    # mazes: DeepThinking's maze config (width 128, max_iters 30); PathFinder (not in the
-    # paper): LocRNN's width and step count
-    "mazes": dict(width=128, steps=30),
-    "pathfinder": dict(width=32, steps=12),
-}
 _PF_STEM_WIDTH = 32  # the paper's Gabor stem
 
 
-@register_model("dt_recall", paper_params={"mazes": 783_504})
-def dt_recall(*, task: str = "mazes", width: int | None = None, steps: int | None = None):
+@register_model(
+    "dt_recall",
+    # mazes: DeepThinking's maze config (width 128, max_iters 30); PathFinder (not in the paper):
+    # LocRNN's width and step count
+    defaults={"mazes": dict(width=128, steps=30), "pathfinder": dict(width=32, steps=12)},
+    paper_params={"mazes": 783_504},
+)
+def dt_recall(*, task: str, width: int, steps: int) -> RecurrentNet:
     """DeepThinking recall net: input re-injected by concatenation, 2 BasicBlocks per step."""
-    d = _TASK_DEFAULTS[task]
-    width = width or d["width"]
     if task == "mazes":
         stem, in_channels = nn.Identity(), 3
     else:
         stem, in_channels = task_stem(task, _PF_STEM_WIDTH), _PF_STEM_WIDTH
     cell = RecallCell(in_channels, width)
-    return RecurrentNet(stem, cell, task_head(task, width, "none"), steps=steps or d["steps"])
+    return RecurrentNet(stem, cell, task_head(task, width, "none"), steps=steps)

@@ -21,7 +21,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..io import UserError
 from ._registry import register_model
 from .base import FeedForwardNet, RecurrentCell, RecurrentNet
 from .layers import task_head, task_stem
@@ -77,19 +76,11 @@ class RecurrentBlockCell(RecurrentCell):
 PATHFINDER_DEPTHS = {10: (1, 1, 1, 1), 18: (2, 2, 2, 2)}  # BasicBlocks per stage
 
 
-def _no_steps(name: str, steps) -> None:
-    if steps is not None:
-        raise UserError(f"{name} is feed-forward and takes no step count (got steps={steps})")
-
-
-def _resnet(task: str, depth: int, *, width: int | None = None, steps: int | None = None) -> FeedForwardNet:
-    _no_steps(f"resnet{depth}", steps)
+def _resnet(task: str, depth: int, width: int) -> FeedForwardNet:
     if task == "mazes":
-        width = width or 64
         groups = [block_group(width) for _ in range((depth - 4) // 4)]
         body = nn.Sequential(task_stem(task, width, "none"), *groups, task_head(task, width, "none"))
         return FeedForwardNet(body)
-    width = width or 54
     stages = [
         BasicBlock(width, stride=2 if i > 0 and j == 0 else 1, norm=True)
         for i, n_blocks in enumerate(PATHFINDER_DEPTHS[depth])
@@ -98,72 +89,87 @@ def _resnet(task: str, depth: int, *, width: int | None = None, steps: int | Non
     return FeedForwardNet(nn.Sequential(task_stem(task, width), *stages, task_head(task, width)))
 
 
-def _rresnet(task: str, depth: int, *, width: int | None = None, steps: int | None = None) -> RecurrentNet:
-    width = width or (64 if task == "mazes" else 54)
-    trained = (depth - 4) // 4 if task == "mazes" else (depth - 2) // 4
+def _rresnet(task: str, width: int, steps: int) -> RecurrentNet:
     stem, head = task_stem(task, width, "none"), task_head(task, width, "none")  # (the Gabor stem keeps its BN)
-    return RecurrentNet(stem, RecurrentBlockCell(width), head, steps=steps or trained)
+    return RecurrentNet(stem, RecurrentBlockCell(width), head, steps=steps)
+
+
+# widths: the authors' 64 (mazes) / 54 (PathFinder's resnet_thin); an R-ResNet's trained steps are
+# the number of 2-block groups of its feed-forward twin: (depth - 4) / 4 mazes, (depth - 2) / 4 PathFinder
+MAZES, PATHFINDER = {"width": 64}, {"width": 54}
+
+
+def _maze_twin(depth: int) -> dict:
+    return {"mazes": {**MAZES, "steps": (depth - 4) // 4}}
+
+
+def _pathfinder_twin(depth: int) -> dict:
+    return {"pathfinder": {**PATHFINDER, "steps": (depth - 2) // 4}}
 
 
 # the authors' counts at width 64 (mazes) / 54 (PathFinder's resnet_thin); see models/summary.py
 _MAZE_GROUP, _MAZE_REST = 147_456, 22_608  # one 2-block group; stem + head (no bias)
 
 
-@register_model("resnet12", tasks=("mazes",), recurrent=False, paper_params={"mazes": _MAZE_REST + 2 * _MAZE_GROUP})
-def resnet12(*, task: str = "mazes", **cfg):
+@register_model(
+    "resnet12", defaults={"mazes": MAZES}, recurrent=False, paper_params={"mazes": _MAZE_REST + 2 * _MAZE_GROUP}
+)
+def resnet12(*, task: str, width: int) -> FeedForwardNet:
     """ResNet-12 for mazes: width 64, 2 groups of 2 BasicBlocks, no normalisation."""
-    return _resnet(task, 12, **cfg)
+    return _resnet(task, 12, width)
 
 
-@register_model("resnet20", tasks=("mazes",), recurrent=False, paper_params={"mazes": 612_432})
-def resnet20(*, task: str = "mazes", **cfg):
+@register_model("resnet20", defaults={"mazes": MAZES}, recurrent=False, paper_params={"mazes": 612_432})
+def resnet20(*, task: str, width: int) -> FeedForwardNet:
     """ResNet-20 for mazes: width 64, 4 groups of 2 BasicBlocks, no normalisation."""
-    return _resnet(task, 20, **cfg)
+    return _resnet(task, 20, width)
 
 
-@register_model("resnet36", tasks=("mazes",), recurrent=False, paper_params={"mazes": _MAZE_REST + 8 * _MAZE_GROUP})
-def resnet36(*, task: str = "mazes", **cfg):
+@register_model(
+    "resnet36", defaults={"mazes": MAZES}, recurrent=False, paper_params={"mazes": _MAZE_REST + 8 * _MAZE_GROUP}
+)
+def resnet36(*, task: str, width: int) -> FeedForwardNet:
     """ResNet-36 for mazes: width 64, 8 groups of 2 BasicBlocks, no normalisation."""
-    return _resnet(task, 36, **cfg)
+    return _resnet(task, 36, width)
 
 
-@register_model("rresnet12", tasks=("mazes",), paper_params={"mazes": 170_064})
-def rresnet12(*, task: str = "mazes", **cfg):
+@register_model("rresnet12", defaults=_maze_twin(12), paper_params={"mazes": 170_064})
+def rresnet12(*, task: str, width: int, steps: int) -> RecurrentNet:
     """R-ResNet-12 for mazes: one group of 2 BasicBlocks applied 2 times (weight-tied)."""
-    return _rresnet(task, 12, **cfg)
+    return _rresnet(task, width, steps)
 
 
-@register_model("rresnet20", tasks=("mazes",), paper_params={"mazes": 170_064})
-def rresnet20(*, task: str = "mazes", **cfg):
+@register_model("rresnet20", defaults=_maze_twin(20), paper_params={"mazes": 170_064})
+def rresnet20(*, task: str, width: int, steps: int) -> RecurrentNet:
     """R-ResNet-20 for mazes: one group of 2 BasicBlocks applied 4 times (weight-tied)."""
-    return _rresnet(task, 20, **cfg)
+    return _rresnet(task, width, steps)
 
 
-@register_model("rresnet36", tasks=("mazes",), paper_params={"mazes": 170_064})
-def rresnet36(*, task: str = "mazes", **cfg):
+@register_model("rresnet36", defaults=_maze_twin(36), paper_params={"mazes": 170_064})
+def rresnet36(*, task: str, width: int, steps: int) -> RecurrentNet:
     """R-ResNet-36 for mazes: one group of 2 BasicBlocks applied 8 times (weight-tied)."""
-    return _rresnet(task, 36, **cfg)
+    return _rresnet(task, width, steps)
 
 
-@register_model("resnet10", tasks=("pathfinder",), recurrent=False, paper_params={"pathfinder": 239_824})
-def resnet10(*, task: str = "pathfinder", **cfg):
+@register_model("resnet10", defaults={"pathfinder": PATHFINDER}, recurrent=False, paper_params={"pathfinder": 239_824})
+def resnet10(*, task: str, width: int) -> FeedForwardNet:
     """ResNet-10 for PathFinder: Gabor stem, 4 stages of 1 BasicBlock, all 54 wide, BatchNorm."""
-    return _resnet(task, 10, **cfg)
+    return _resnet(task, 10, width)
 
 
-@register_model("resnet18", tasks=("pathfinder",), recurrent=False, paper_params={"pathfinder": 450_640})
-def resnet18(*, task: str = "pathfinder", **cfg):
+@register_model("resnet18", defaults={"pathfinder": PATHFINDER}, recurrent=False, paper_params={"pathfinder": 450_640})
+def resnet18(*, task: str, width: int) -> FeedForwardNet:
     """ResNet-18 for PathFinder: Gabor stem, 4 stages of 2 BasicBlocks, all 54 wide, BatchNorm."""
-    return _resnet(task, 18, **cfg)
+    return _resnet(task, 18, width)
 
 
-@register_model("rresnet10", tasks=("pathfinder",))
-def rresnet10(*, task: str = "pathfinder", **cfg):
+@register_model("rresnet10", defaults=_pathfinder_twin(10))
+def rresnet10(*, task: str, width: int, steps: int) -> RecurrentNet:
     """R-ResNet-10 for PathFinder: one group of 2 BasicBlocks applied 2 times (weight-tied)."""
-    return _rresnet(task, 10, **cfg)
+    return _rresnet(task, width, steps)
 
 
-@register_model("rresnet18", tasks=("pathfinder",))
-def rresnet18(*, task: str = "pathfinder", **cfg):
+@register_model("rresnet18", defaults=_pathfinder_twin(18))
+def rresnet18(*, task: str, width: int, steps: int) -> RecurrentNet:
     """R-ResNet-18 for PathFinder: one group of 2 BasicBlocks applied 4 times (weight-tied)."""
-    return _rresnet(task, 18, **cfg)
+    return _rresnet(task, width, steps)

@@ -7,7 +7,7 @@ difference from it is explained in :data:`PARAM_NOTES`, printed under the table.
 
 from __future__ import annotations
 
-from ._registry import ModelEntry, build_model
+from ._registry import ModelEntry, make_model
 
 _STEM_HEAD_BIASES = "+104: this stem and head convs have biases (64 + 32 + 8), the authors' have none"
 
@@ -56,7 +56,7 @@ def model_table(entries: list[ModelEntry], task: str | None = None) -> str:
     notes = []
     for e in entries:
         for t in e.tasks if task is None else [task]:
-            model = build_model(e.name, task=t)
+            model = make_model(e.name, task=t)
             n = count_params(model)
             paper = e.paper_params.get(t)
             diff = f"{100 * (n - paper) / paper:+.1f}%" if paper else "-"

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoint import load_model
 from ..evaluation.tables import fmt_pct
 from ..io import atomic_path, load_json
+from ..models.hub import load_model
 from ..plots import plot_bars, plot_efficiency, plot_panels, plot_predictions, plot_sweep
 from ..tasks import get_task
 from .figures import Figure

@@ -93,7 +93,7 @@ def load_config(path: Path) -> TrainConfig:
     unknown = sorted(set(values) - set(FIELDS)) if isinstance(values, dict) else None
     if unknown is None or unknown:
         raise UserError(f"cannot resume: {path} is not a config of this locrnn (unknown fields: {unknown})")
-    return TrainConfig(**values).validate(where=f"cannot resume: {path}")
+    return TrainConfig(**values, where=f"cannot resume: {path}").validate()
 
 
 def _as_rng_state(s):

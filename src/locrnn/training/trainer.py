@@ -22,11 +22,11 @@ from typing import Any, TextIO
 import numpy as np
 import torch
 
-from ..checkpoint import load_weights, read_checkpoint, save_model
 from ..data.arrays import ArrayDataset, BatchLoader
 from ..io import UserError, atomic_path, remove_stale_temps, save_json, writable_dir, write_failure
 from ..lock import claim
 from ..models import build_model
+from ..models.hub import load_weights, read_checkpoint, save_model
 from ..runtime import (
     Runtime,
     all_sum,
@@ -44,7 +44,7 @@ from .distributed import global_mean, rank_weighted, sync_batchnorm, wrap_object
 from .guard import TrainingDiverged, grad_norm
 from .guard import check as guard_check
 from .guard import message as diverged_message
-from .losses import objective_loss
+from .objectives import objective_loss
 from .optim import lr_factor, make_optimizer
 from .resume import load_config as _load_config
 from .resume import load_state as _load_state
@@ -80,12 +80,7 @@ def _init_weights(model, cfg: TrainConfig) -> None:
 
 
 def build_for(cfg: TrainConfig) -> torch.nn.Module:
-    args = dict(cfg.model_args)
-    if cfg.steps:
-        args["steps"] = cfg.steps
-    if cfg.objective == "act":  # the learned halting head trained by this objective
-        args.setdefault("halting", "act")
-    return build_model(cfg.model, task=cfg.task, **args)
+    return build_model(cfg.model, task=cfg.task, **cfg.model_kwargs())
 
 
 def train(cfg: TrainConfig, *, resume: str | Path | None = None, argv: list[str] | None = None, log=print) -> Path:
@@ -326,7 +321,7 @@ def _validate(net, val_ds, task, cfg, rt: Runtime, run_dir: Path, pos, metrics, 
     """Validation accuracy (the lowest over ``cfg.val_steps``: a model trained over a range of
     step counts is judged on the whole range); keeps ``best`` and ``last`` checkpoints."""
     recurrent = getattr(net, "recurrent", False)
-    steps = (cfg.val_steps or [cfg.steps or net.trained_steps]) if recurrent else None
+    steps = (cfg.val_steps or [net.resolve_steps(cfg.steps)]) if recurrent else None
     res = evaluate_steps(net, _shard(val_ds, rt), task, steps, batch_size=256, device=rt.device, autocast=rt.autocast())
     sums = all_sum([v for r in res.values() for v in (r["accuracy"] * r["n"], r["n"])], rt)
     by_step = {k: c / n for k, c, n in zip(res, sums[::2], sums[1::2])}

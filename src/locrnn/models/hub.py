@@ -1,12 +1,23 @@
-"""Checkpoints that rebuild their model by name: ``<stem>.safetensors`` + ``<stem>.json``.
+"""The hub: checkpoints, the pretrained weights shipped with locrnn, and :func:`build_model`.
 
-The JSON holds the registry name, task and constructor arguments (``model.config``), the trained
-step count and the format version; the weights are safetensors, so loading never unpickles.
+A checkpoint is ``<stem>.safetensors`` + ``<stem>.json``. The JSON holds the format version and
+the model's description (``model.config``: the registry name and every resolved argument, task
+and step count included, so a later change of a default never changes a saved model); the
+weights are safetensors, so loading never unpickles. A checkpoint written before the description
+was complete still loads: the arguments it lacks take today's defaults.
+
+Small quick-scale checkpoints ship inside the package (``locrnn/pretrained/``, named
+``<model>-<task>[-<tag>]``): ``build_model("locrnn", task="mazes", pretrained=True)`` gives a
+trained model in seconds; a tag names a variant (``pretrained="stable"``: ``locrnn-mazes-stable``).
+
+This module sits above the registry (models/_registry.py) and imports it, never the reverse (as
+timm's ``_builder`` / ``_hub``); no other model file imports it.
 """
 
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +25,21 @@ import torch.nn as nn
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .io import FORMAT_VERSION, UserError, atomic_path, load_json, save_json
-from .models import build_model
+from ..io import FORMAT_VERSION, UserError, atomic_path, load_json, save_json
+from ._registry import make_model
+
+
+def build_model(name: str, *, task: str = "mazes", pretrained: bool | str = False, **cfg: Any) -> nn.Module:
+    """Build the registered model ``name`` for ``task`` ('mazes' or 'pathfinder').
+
+    ``pretrained=True`` loads the quick-scale checkpoint shipped with locrnn,
+    ``pretrained="stable"`` its variant ``<name>-<task>-stable``; ``cfg`` may then only change
+    call-time settings such as ``steps``. Otherwise the model is freshly initialised
+    (``halting="act"`` adds a learned halting head, models/act.py).
+    """
+    if pretrained:
+        return load_pretrained(name, task, tag=None if pretrained is True else str(pretrained), **cfg)
+    return make_model(name, task=task, **cfg)
 
 
 def save_model(path: str | os.PathLike, model: nn.Module, **extra: Any) -> None:
@@ -81,7 +105,7 @@ def load_model(path: str | os.PathLike, *, expect: str | None = None, **override
     name = cfg.pop("name")
     steps = overrides.pop("steps", None)  # a call-time setting: it never changes the weights' layout
     try:
-        model = build_model(name, **{**cfg, **overrides})
+        model = make_model(name, **{**cfg, **overrides})
     except UserError as e:  # e.g. an argument the model does not take, a width of -8
         raise UserError(f"checkpoint {stem.with_suffix('.json')}: {e}") from None
     load_weights(model, stem.with_suffix(".safetensors"))
@@ -116,3 +140,28 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> None:
             what.append(f"{len(bad)} of another shape (e.g. {k}: {tuple(tensors[k].shape)} vs {tuple(own[k].shape)})")
         raise UserError(f"weights in {path} do not match the model: {'; '.join(what)}")
     model.load_state_dict(tensors)
+
+
+def _folder() -> Path:
+    return Path(str(resources.files("locrnn") / "pretrained"))
+
+
+def list_pretrained() -> list[str]:
+    """The shipped checkpoints, ``<model>-<task>[-<tag>]``."""
+    folder = _folder()
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.json"))
+
+
+def pretrained_path(key: str) -> Path:
+    """The checkpoint stem of ``<model>-<task>`` (e.g. ``locrnn-mazes``)."""
+    if key not in list_pretrained():
+        raise UserError(f"no pretrained checkpoint {key!r}; available: {', '.join(list_pretrained()) or 'none'}")
+    return _folder() / key
+
+
+def load_pretrained(name: str, task: str, tag: str | None = None, **overrides: Any) -> nn.Module:
+    """The shipped checkpoint of ``name`` on ``task`` (``tag``: a variant), e.g. ``locrnn-mazes``."""
+    key = f"{name}-{task}" + (f"-{tag}" if tag else "")
+    return load_model(pretrained_path(key), expect=name, **overrides)
