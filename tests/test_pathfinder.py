@@ -69,8 +69,12 @@ def test_paths_follow_the_continuity_and_spacing_rules(generated):
             turn = (np.diff(th) + np.pi) % (2 * np.pi) - np.pi
             assert np.all(np.abs(turn) < cap + 1e-9), "turns are capped at 90/c degrees"
             u = np.stack([np.cos(th), np.sin(th)], 1)
-            # the next tail is m beyond the previous head, then m along the new direction
-            assert np.allclose(path[1:, 0], path[:-1, 1] + m * u[:-1] + m * u[1:], atol=1e-6)
+            # the next tail is m along the new direction from the pivot P, and P is the point m
+            # beyond the previous head rounded up to whole canvas units (three round-ups after the seed)
+            pivot = (path[1:, 0] - m * u[1:]) / s_
+            assert np.allclose(pivot, np.round(pivot), atol=1e-6), "pivots sit on whole canvas units"
+            up = pivot - (path[:-1, 1] + m * u[:-1]) / s_
+            assert up.min() > -1e-6 and up[1:].max() < 1 + 1e-6 and up[:1].max() < 3 + 1e-6
         pts = np.concatenate([q.reshape(-1, 2) for q in s.targets + s.distractors])
         assert pts.min() >= p.padding * s_ - 1e-9 and pts.max() <= p.size - p.padding * s_ + 1e-9
         # non-consecutive paddles of any two paths keep the spacing, up to one occupancy cell

@@ -202,7 +202,8 @@ class Machine:
         def weight_blocked(inside, hx, hy):
             return self.grid.blocked(np.broadcast_to(rows[:, None], hx.shape)[inside], hx[inside], hy[inside], WEIGHT)
 
-        segs, alive = self.rules.extensions(prev, self.m[rows], self.rng.take(rows, 2 * TRIES), weight_blocked)
+        seed = self.plen[rows, path] == 1
+        segs, alive = self.rules.extensions(prev, self.m[rows], self.rng.take(rows, 2 * TRIES), weight_blocked, seed)
         ok = self.grid.free_paddles(rows, segs) & alive[:, None]
         ok &= (segment_distance(segs[:, :, None, :], extra[:, None, :, :]) >= self.D[rows, None, None]).all(-1)
         first = ok.argmax(1)
