@@ -162,14 +162,14 @@ def _add_pathfinder_data(dsub) -> None:
 
 
 def _cmd_pathfinder(args) -> None:
-    from .data.pathfinder import pathfinder_params, preset_params
+    from .data.pathfinder import preset_params, published_params
     from .data.pathfinder_write import dataset_name, write_pathfinder
 
     opts = dict(continuity=args.continuity, n_distractors=args.distractors, distractor_length=args.distractor_length)
     if args.preset:
         p = preset_params(args.preset, length=args.length, size=args.size, **opts)
     else:
-        p = pathfinder_params(args.length or 14, args.size, family=args.family, **opts)
+        p = published_params(args.length or 14, args.size, family=args.family, **opts)
     folders = write_pathfinder(
         args.root, p, args.n, seed=args.seed, split=args.split, layout=args.layout, workers=args.workers,
         overwrite=args.overwrite, preview=args.preview, progress=True,

@@ -51,14 +51,14 @@ import numpy as np
 from ..io import UserError
 from ..pool import pool_map, worker_count
 from .pathfinder_machine import CHUNK, Machine
-from .pathfinder_params import PathFinderParams, check_params
+from .pathfinder_params import PathFinderParams
 from .pathfinder_render import render
 
 SPLITS = {"train": 0, "test": 1, "val": 2}
 _LRA_SIZES = (32, 64, 128, 256)
 
 
-def pathfinder_params(length: int = 14, size: int | None = None, *, family: str = "auto", **overrides):
+def published_params(length: int = 14, size: int | None = None, *, family: str = "auto", **overrides):
     """Parameters of a published PathFinder set for any path ``length`` and output ``size``.
 
     ``family="paper"``: the hGRU / LocRNN sets (canvas 300 drawn at ``size``, default 150 px;
@@ -95,7 +95,7 @@ def pathfinder_params(length: int = 14, size: int | None = None, *, family: str 
     if unknown:
         raise UserError(f"unknown PathFinder parameter(s): {sorted(unknown)}")
     base.update({k: v for k, v in overrides.items() if v is not None})
-    return check_params(PathFinderParams(**base))
+    return PathFinderParams(**base)
 
 
 PRESETS = {
@@ -114,7 +114,7 @@ def preset_params(name: str, **overrides) -> PathFinderParams:
     if name not in PRESETS:
         raise UserError(f"unknown PathFinder preset {name!r}; choose one of: {', '.join(PRESETS)}")
     args = {**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
-    return pathfinder_params(**args)
+    return published_params(**args)
 
 
 def check_length(length) -> int:
@@ -224,7 +224,7 @@ def generate_pathfinder(
     the same path, and, with ``geometry=True``, a list of :class:`PathFinderSample`. Image ``i``
     depends only on (params, seed, split, i): not on n, start, the chunking or the worker count.
     """
-    p = check_params(params or pathfinder_params())
+    p = params or published_params()
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}; choose one of {sorted(SPLITS)}")
     if n < 0 or start < 0:

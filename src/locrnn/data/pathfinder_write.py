@@ -28,7 +28,7 @@ import numpy as np
 from ..io import UserError, atomic_dir, atomic_path, save_json, save_npy
 from ..pool import pool_map, worker_count
 from .pathfinder import chunk_jobs, generate_chunk, generate_pathfinder
-from .pathfinder_params import PathFinderParams, check_params
+from .pathfinder_params import PathFinderParams
 
 LAYOUTS = ("lra", "2018", "imagefolder")
 SLICES = {"train": (0.0, 0.8), "val": (0.8, 0.9), "test": (0.9, 1.0)}
@@ -98,7 +98,7 @@ def write_pathfinder(
     leaves no half-written dataset. ``lra`` also writes ``params.json`` (how the images were
     made). With ``preview``, ``<root>/<name>_preview.png`` shows 8 positives over 8 negatives.
     """
-    p = check_params(params)
+    p = params
     if layout not in LAYOUTS:
         raise UserError(f"unknown PathFinder layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     if n < 1:
