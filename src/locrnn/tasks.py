@@ -148,7 +148,7 @@ class PathFinderTask(ClassificationTask):
     ``paper`` (the hGRU/LocRNN sets' 300-unit canvas drawn at that size) or ``lra`` (the Long Range
     Arena sets, drawn natively at 32/64/128/256; ``locrnn.data.pathfinder.published_params``).
     Inputs are float32 (3, H, W) in [0, 1] (grayscale repeated, a stride-0 view), labels int64,
-    1 = connected.
+    1 = connected. ``balance_distance``: the marker distance carries no information on the label.
     """
 
     name: ClassVar[str] = "pathfinder"
@@ -157,6 +157,7 @@ class PathFinderTask(ClassificationTask):
 
     image_size: int | None = None
     geometry: Literal["paper", "lra"] = "paper"
+    balance_distance: bool = False
 
     def check_difficulty(self, length: int) -> int:
         return check_length(length)
@@ -164,7 +165,9 @@ class PathFinderTask(ClassificationTask):
     def params(self, length: int):
         """The generator's parameters for paths of ``length`` at this task's size and geometry."""
         size = self.image_size or (32 if self.geometry == "lra" else 150)
-        return published_params(self.check_difficulty(length), size, family=self.geometry)
+        return published_params(
+            self.check_difficulty(length), size, family=self.geometry, balance_distance=self.balance_distance
+        )
 
     def datasets(
         self, length: int, n_train: int, n_val: int, *, root: str | None = None, seed: int = 0, progress: bool = False

@@ -192,7 +192,7 @@ def generate_chunk(p: PathFinderParams, seed: int, split: str, start: int, count
     labels = balanced_labels(seed, SPLITS[split], idx)
     if count == 0:
         return Chunk(np.zeros((0, p.size, p.size), np.uint8), labels, np.zeros(0), [] if geometry else None)
-    mc = Machine(p, seed, SPLITS[split], start, count).run()
+    mc = Machine(p, seed, SPLITS[split], start, count, labels=labels).run()
     images, markers = render(p, mc.out_seg, mc.out_plen, labels, mc.out_origin)
     return Chunk(images, labels, mc.out_m, _samples(p, mc, labels, markers) if geometry else None)
 

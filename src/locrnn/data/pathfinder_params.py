@@ -38,6 +38,8 @@ class PathFinderParams:
     target_contrast: float = 1.0  # paddle intensity of the target paths (markers are 1.0)
     distractor_contrast: float = 1.0
     max_restarts: int = 5000  # target-pair restarts before giving up on an image
+    # negatives' marker distance drawn from the positives' distribution (no distance shortcut)
+    balance_distance: bool = False
 
     def __post_init__(self) -> None:
         """Normalise the margin to a tuple of floats, then refuse values that make no sense."""
@@ -69,6 +71,7 @@ class PathFinderParams:
         return (
             f"length {self.length}, {self.size}x{self.size} px (canvas {self.canvas}), L {self.paddle_length:g}, "
             f"margin {m}, continuity {self.continuity:g}, {self.n_distractors} distractors of {self.distractor_length}"
+            + (", marker distance balanced" if self.balance_distance else "")
         )
 
 
@@ -85,5 +88,7 @@ def _check(p: PathFinderParams) -> None:
     for name in ("seed_distance", "padding", "target_contrast", "distractor_contrast"):
         if not getattr(p, name) >= 0:
             raise UserError(f"pathfinder {name} must be >= 0, got {getattr(p, name)!r}")
+    if not isinstance(p.balance_distance, (bool, np.bool_)):
+        raise UserError(f"pathfinder balance_distance must be True or False, got {p.balance_distance!r}")
     if not p.margin or min(p.margin) <= 0:
         raise UserError(f"pathfinder margin must be > 0, got {p.margin!r}")
