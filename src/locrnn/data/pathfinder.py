@@ -6,9 +6,11 @@ two ends of one target path (label 1, "connected") or on ends of the two differe
 (label 0). The geometry follows the original generator (drewlinsley/pathfinder, ab9c130):
 
 * A path starts with a seed paddle (tail at a random free point, uniform orientation). Each next
-  paddle pivots about the point P = head + m u(theta) (m = margin, u = unit vector): its tail is
-  P + m u(theta'), its head P + (L + m) u(theta'). So consecutive paddles are separated by a gap
-  of about 2 m and the path has arc length L + (N - 1)(L + 2 m).
+  paddle pivots about the point P = head + m u(theta) (m = margin, u = unit vector) rounded up to
+  whole canvas units, as the original does: its tail is P + m u(theta'), its head
+  P + (L + m) u(theta'). So consecutive paddles are separated by a gap of about 2 m and the path
+  has arc length about L + (N - 1)(L + 2 m); the rounding makes every path drift by about
+  (+1/2, +1/2) canvas unit per paddle, which gives the end-to-end distance the original's spread.
 * Continuity rule: the turn d = theta' - theta is drawn with weight cos^2(c d) for |c d| < 90
   degrees (0 beyond), over candidate heads spaced about one canvas unit apart on the circle of
   radius L + m (a uniform jitter inside the chosen bin makes the turn continuous). Candidates
@@ -23,6 +25,9 @@ two ends of one target path (label 1, "connected") or on ends of the two differe
   ``seed_distance`` apart, the first inside the central region; any failure restarts both.
   Distractors (``n_distractors`` paths of ``distractor_length`` paddles) are seeded anywhere
   free; a distractor that fails is retried up to 5 times, then skipped.
+* ``balance_distance``: a negative redraws its target pair until the distance between its markers
+  matches a draw from the positives' (one path's end-to-end distance), so distance alone tells
+  nothing about the label (the default leaves the original's shortcut).
 * Rendering: paddles and markers are drawn anti-aliased (exact box-filter coverage of the line
   profile, round caps) directly at the output size with numpy, combined with a pixel-wise max,
   then byte-scaled (brightest element -> 255) to 8-bit grayscale, like the official PNGs.
