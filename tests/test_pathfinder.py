@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from locrnn.cli import main
-from locrnn.data.pathfinder import balanced_labels, generate_pathfinder, pathfinder_params, preset_params
+from locrnn.data.pathfinder import balanced_labels, generate_pathfinder, preset_params, published_params
 from locrnn.data.pathfinder_geometry import segment_distance
 from locrnn.data.pathfinder_write import write_pathfinder
 
@@ -21,7 +21,7 @@ SETS = {
     "pf14": preset_params("pf14"),
     "pf18": preset_params("pf18"),
     "lra32": preset_params("lra32", length=9),
-    "two-margins": pathfinder_params(9, 100, family="paper", margin=(2.0, 3.0), n_distractors=4),
+    "two-margins": published_params(9, 100, family="paper", margin=(2.0, 3.0), n_distractors=4),
 }
 
 
@@ -69,8 +69,12 @@ def test_paths_follow_the_continuity_and_spacing_rules(generated):
             turn = (np.diff(th) + np.pi) % (2 * np.pi) - np.pi
             assert np.all(np.abs(turn) < cap + 1e-9), "turns are capped at 90/c degrees"
             u = np.stack([np.cos(th), np.sin(th)], 1)
-            # the next tail is m beyond the previous head, then m along the new direction
-            assert np.allclose(path[1:, 0], path[:-1, 1] + m * u[:-1] + m * u[1:], atol=1e-6)
+            # the next tail is m along the new direction from the pivot P, and P is the point m
+            # beyond the previous head rounded up to whole canvas units (three round-ups after the seed)
+            pivot = (path[1:, 0] - m * u[1:]) / s_
+            assert np.allclose(pivot, np.round(pivot), atol=1e-6), "pivots sit on whole canvas units"
+            up = pivot - (path[:-1, 1] + m * u[:-1]) / s_
+            assert up.min() > -1e-6 and up[1:].max() < 1 + 1e-6 and up[:1].max() < 3 + 1e-6
         pts = np.concatenate([q.reshape(-1, 2) for q in s.targets + s.distractors])
         assert pts.min() >= p.padding * s_ - 1e-9 and pts.max() <= p.size - p.padding * s_ + 1e-9
         # non-consecutive paddles of any two paths keep the spacing, up to one occupancy cell
@@ -108,7 +112,7 @@ def test_images_are_8bit_byte_scaled_with_a_black_background(generated):
 
 
 def test_image_i_depends_only_on_seed_split_and_index():
-    p = pathfinder_params(9, 48)
+    p = published_params(9, 48)
     x, y = generate_pathfinder(20, p, seed=5, workers=1)
     x2, y2 = generate_pathfinder(10, p, seed=5, start=10, workers=2)
     assert np.array_equal(x[10:], x2) and np.array_equal(y[10:], y2)
@@ -124,21 +128,21 @@ def test_labels_are_balanced_in_every_pair():
     assert np.all(pairs.sum(1) == 1)
     assert 0.45 < pairs[:, 0].mean() < 0.55  # which of the two is positive is random
     assert not np.array_equal(y, balanced_labels(1, 0, np.arange(20000)))
-    _, labels = generate_pathfinder(16, pathfinder_params(9, 32), workers=1)
+    _, labels = generate_pathfinder(16, published_params(9, 32), workers=1)
     assert np.array_equal(labels, balanced_labels(0, 0, np.arange(16)))
 
 
 def test_bad_parameters_give_one_line_errors():
     with pytest.raises(ValueError, match="path length"):
-        pathfinder_params(1)
+        published_params(1)
     with pytest.raises(ValueError, match="continuity"):
-        pathfinder_params(9, continuity=0)
+        published_params(9, continuity=0)
     with pytest.raises(ValueError, match="LRA"):
-        pathfinder_params(9, 100, family="lra")
+        published_params(9, 100, family="lra")
     with pytest.raises(ValueError, match="unknown PathFinder preset"):
         preset_params("pf99")
     with pytest.raises(ValueError, match="could not fit"):
-        generate_pathfinder(2, pathfinder_params(30, 32, family="lra", max_restarts=30), workers=1)
+        generate_pathfinder(2, published_params(30, 32, family="lra", max_restarts=30), workers=1)
 
 
 # --------------------------------------------------------------------------- files
@@ -146,7 +150,7 @@ def test_bad_parameters_give_one_line_errors():
 
 @pytest.fixture(scope="module")
 def small():
-    p = pathfinder_params(9, 32, family="paper")
+    p = published_params(9, 32, family="paper")
     x, y = generate_pathfinder(30, p, seed=1, workers=1)
     return p, x, y
 
@@ -179,7 +183,7 @@ def test_the_task_gives_3_channel_float_inputs_and_int64_labels(tmp_path, small)
     xb, yb = train.batch(np.arange(6))
     assert xb.dtype == torch.float32 and xb.shape == (6, 3, 32, 32) and yb.dtype == torch.int64
     assert 0 <= xb.min() and xb.max() == 1 and torch.equal(xb[:, 0], xb[:, 2])
-    x, _ = generate_pathfinder(6, pathfinder_params(9, 32, family="paper"), workers=1)
+    x, _ = generate_pathfinder(6, published_params(9, 32, family="paper"), workers=1)
     assert torch.allclose(xb[:, 0], torch.from_numpy(x).float() / 255)  # the train stream of seed 0
     assert len(val) == 4 and task.test_data(14, 5).batch(np.arange(5))[0].shape[-1] == 32  # size kept
     write_pathfinder(tmp_path, small[0], 30, seed=1, workers=1)
@@ -193,7 +197,7 @@ def test_the_locrnn_pathfinder_model_runs_on_these_images():
 
     model = build_model("locrnn", task="pathfinder", width=8, steps=3)
     for size in (150, 48):
-        x, _ = generate_pathfinder(2, pathfinder_params(14, size, family="paper"), workers=1)
+        x, _ = generate_pathfinder(2, published_params(14, size, family="paper"), workers=1)
         xb = torch.from_numpy(x).float().div(255)[:, None].expand(-1, 3, -1, -1)
         out = model(xb)
         assert out.shape == (2, 2) and torch.isfinite(out).all()
@@ -208,7 +212,7 @@ def trained_run(tmp_path_factory):
     from locrnn.training.trainer import train
 
     tmp = tmp_path_factory.mktemp("pf_train")
-    write_pathfinder(tmp / "data", pathfinder_params(3, 48, family="paper", n_distractors=0), 3000, workers=2)
+    write_pathfinder(tmp / "data", published_params(3, 48, family="paper", n_distractors=0), 3000, workers=2)
     cfg = make_config(
         None,
         task="pathfinder",
@@ -272,10 +276,10 @@ def test_lra_geometry_draws_the_long_range_arena_sets_and_checkpoints_remember_i
 
     task = get_task("pathfinder", geometry="lra")
     train, _ = task.datasets(6, 4, 2)
-    x, _ = generate_pathfinder(4, pathfinder_params(6, 32, family="lra"), workers=1)
+    x, _ = generate_pathfinder(4, published_params(6, 32, family="lra"), workers=1)
     assert torch.allclose(train.batch(np.arange(4))[0][:, 0], torch.from_numpy(x).float() / 255)
-    assert task.params(9) == pathfinder_params(9, 32, family="lra")  # other lengths: same family
+    assert task.params(9) == published_params(9, 32, family="lra")  # other lengths: same family
     with pytest.raises(ValueError, match="geometry"):
         make_config(None, task="pathfinder", geometry="lrb")
     save_model(tmp_path / "pf", build_model("locrnn", task="pathfinder", width=8), trained_on={"geometry": "lra"})
-    assert _task_for("pathfinder", tmp_path / "pf").params(14) == pathfinder_params(14, 32, family="lra")
+    assert _task_for("pathfinder", tmp_path / "pf").params(14) == published_params(14, 32, family="lra")

@@ -42,3 +42,14 @@ def test_free_paddles_refuses_crossing_and_the_border():
 def test_padding_that_leaves_no_room_is_refused_by_name():
     with pytest.raises(UserError, match="pathfinder padding 48 leaves no room"):
         OccupancyGrid(PathFinderParams(canvas=100, padding=48.0), slots=1)
+
+
+def test_clearing_a_slot_drops_its_queued_paddles_too():
+    """A redrawn target pair (balance_distance) must not find its old last paddles in the grid."""
+    grid = OccupancyGrid(P, slots=2)
+    D, Dw = np.full(2, P.spacing(3.0)), np.full(2, P.weight_zone(3.0))
+    grid.stamp(np.array([0, 1]), np.array([[40.0, 50.0, 45.0, 50.0], [40.0, 50.0, 45.0, 50.0]]))
+    grid.clear(np.array([0]))
+    grid.flush(D, Dw)
+    x, y = np.array([42.0]), np.array([50.0])
+    assert not grid.blocked(np.array([0]), x, y) and grid.blocked(np.array([1]), x, y)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from locrnn.data.pathfinder import pathfinder_params
+from locrnn.data.pathfinder import published_params
 from locrnn.data.pathfinder_machine import Machine, Streams
 
 
@@ -19,7 +19,7 @@ def _outputs(mc: Machine) -> tuple:
 
 
 def test_images_do_not_depend_on_the_slots_or_the_start():
-    p = pathfinder_params(6, 32, family="paper", n_distractors=3)
+    p = published_params(6, 32, family="paper", n_distractors=3)
     whole = _outputs(Machine(p, seed=2, split=0, start=0, count=8).run())
     for a, b in zip(whole, _outputs(Machine(p, seed=2, split=0, start=0, count=8, slots=3).run())):
         assert np.array_equal(a, b)
@@ -28,7 +28,7 @@ def test_images_do_not_depend_on_the_slots_or_the_start():
 
 
 def test_every_image_has_two_full_targets_and_at_most_full_distractors():
-    p = pathfinder_params(6, 32, family="paper", n_distractors=3)
+    p = published_params(6, 32, family="paper", n_distractors=3)
     mc = Machine(p, seed=0, split=0, start=0, count=6).run()
     assert (mc.out_plen[:, :2] == p.length).all()
     assert np.isin(mc.out_plen[:, 2:], (0, p.distractor_length)).all()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from locrnn.data.pathfinder import generate_pathfinder, pathfinder_params
+from locrnn.data.pathfinder import generate_pathfinder, published_params
 from locrnn.data.pathfinder_read import find_pathfinder, load_pathfinder, read_metadata
 from locrnn.data.pathfinder_write import dataset_name, preview_grid, write_pathfinder
 from locrnn.io import UserError
@@ -18,7 +18,7 @@ from locrnn.io import UserError
 
 @pytest.fixture(scope="module")
 def small():
-    p = pathfinder_params(9, 32, family="paper")
+    p = published_params(9, 32, family="paper")
     x, y = generate_pathfinder(30, p, seed=1, workers=1)
     return p, x, y
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from .data.arrays import ArrayDataset
 from .data.maze_io import load_mazes
 from .data.mazes import check_size, generate_mazes
-from .data.pathfinder import check_length, generate_pathfinder, pathfinder_params
+from .data.pathfinder import check_length, generate_pathfinder, published_params
 from .data.pathfinder_read import load_pathfinder
 from .io import UserError
 from .metrics import class_correct, maze_correct, maze_pixel_accuracy, maze_predictions, open_mask
@@ -146,9 +146,9 @@ class PathFinderTask(ClassificationTask):
 
     Images are ``image_size`` px (None: 150, the paper's; 32 for ``lra``) in ``geometry``:
     ``paper`` (the hGRU/LocRNN sets' 300-unit canvas drawn at that size) or ``lra`` (the Long Range
-    Arena sets, drawn natively at 32/64/128/256; ``locrnn.data.pathfinder.pathfinder_params``).
+    Arena sets, drawn natively at 32/64/128/256; ``locrnn.data.pathfinder.published_params``).
     Inputs are float32 (3, H, W) in [0, 1] (grayscale repeated, a stride-0 view), labels int64,
-    1 = connected.
+    1 = connected. ``balance_distance``: the marker distance carries no information on the label.
     """
 
     name: ClassVar[str] = "pathfinder"
@@ -157,6 +157,7 @@ class PathFinderTask(ClassificationTask):
 
     image_size: int | None = None
     geometry: Literal["paper", "lra"] = "paper"
+    balance_distance: bool = False
 
     def check_difficulty(self, length: int) -> int:
         return check_length(length)
@@ -164,7 +165,9 @@ class PathFinderTask(ClassificationTask):
     def params(self, length: int):
         """The generator's parameters for paths of ``length`` at this task's size and geometry."""
         size = self.image_size or (32 if self.geometry == "lra" else 150)
-        return pathfinder_params(self.check_difficulty(length), size, family=self.geometry)
+        return published_params(
+            self.check_difficulty(length), size, family=self.geometry, balance_distance=self.balance_distance
+        )
 
     def datasets(
         self, length: int, n_train: int, n_val: int, *, root: str | None = None, seed: int = 0, progress: bool = False

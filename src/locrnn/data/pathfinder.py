@@ -6,9 +6,11 @@ two ends of one target path (label 1, "connected") or on ends of the two differe
 (label 0). The geometry follows the original generator (drewlinsley/pathfinder, ab9c130):
 
 * A path starts with a seed paddle (tail at a random free point, uniform orientation). Each next
-  paddle pivots about the point P = head + m u(theta) (m = margin, u = unit vector): its tail is
-  P + m u(theta'), its head P + (L + m) u(theta'). So consecutive paddles are separated by a gap
-  of about 2 m and the path has arc length L + (N - 1)(L + 2 m).
+  paddle pivots about the point P = head + m u(theta) (m = margin, u = unit vector) rounded up to
+  whole canvas units, as the original does: its tail is P + m u(theta'), its head
+  P + (L + m) u(theta'). So consecutive paddles are separated by a gap of about 2 m and the path
+  has arc length about L + (N - 1)(L + 2 m); the rounding makes every path drift by about
+  (+1/2, +1/2) canvas unit per paddle, which gives the end-to-end distance the original's spread.
 * Continuity rule: the turn d = theta' - theta is drawn with weight cos^2(c d) for |c d| < 90
   degrees (0 beyond), over candidate heads spaced about one canvas unit apart on the circle of
   radius L + m (a uniform jitter inside the chosen bin makes the turn continuous). Candidates
@@ -23,6 +25,9 @@ two ends of one target path (label 1, "connected") or on ends of the two differe
   ``seed_distance`` apart, the first inside the central region; any failure restarts both.
   Distractors (``n_distractors`` paths of ``distractor_length`` paddles) are seeded anywhere
   free; a distractor that fails is retried up to 5 times, then skipped.
+* ``balance_distance``: a negative redraws its target pair until the distance between its markers
+  matches a draw from the positives' (one path's end-to-end distance), so distance alone tells
+  nothing about the label (the default leaves the original's shortcut).
 * Rendering: paddles and markers are drawn anti-aliased (exact box-filter coverage of the line
   profile, round caps) directly at the output size with numpy, combined with a pixel-wise max,
   then byte-scaled (brightest element -> 255) to 8-bit grayscale, like the official PNGs.
@@ -51,14 +56,14 @@ import numpy as np
 from ..io import UserError
 from ..pool import pool_map, worker_count
 from .pathfinder_machine import CHUNK, Machine
-from .pathfinder_params import PathFinderParams, check_params
+from .pathfinder_params import PathFinderParams
 from .pathfinder_render import render
 
 SPLITS = {"train": 0, "test": 1, "val": 2}
 _LRA_SIZES = (32, 64, 128, 256)
 
 
-def pathfinder_params(length: int = 14, size: int | None = None, *, family: str = "auto", **overrides):
+def published_params(length: int = 14, size: int | None = None, *, family: str = "auto", **overrides):
     """Parameters of a published PathFinder set for any path ``length`` and output ``size``.
 
     ``family="paper"``: the hGRU / LocRNN sets (canvas 300 drawn at ``size``, default 150 px;
@@ -95,7 +100,7 @@ def pathfinder_params(length: int = 14, size: int | None = None, *, family: str 
     if unknown:
         raise UserError(f"unknown PathFinder parameter(s): {sorted(unknown)}")
     base.update({k: v for k, v in overrides.items() if v is not None})
-    return check_params(PathFinderParams(**base))
+    return PathFinderParams(**base)
 
 
 PRESETS = {
@@ -114,7 +119,7 @@ def preset_params(name: str, **overrides) -> PathFinderParams:
     if name not in PRESETS:
         raise UserError(f"unknown PathFinder preset {name!r}; choose one of: {', '.join(PRESETS)}")
     args = {**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
-    return pathfinder_params(**args)
+    return published_params(**args)
 
 
 def check_length(length) -> int:
@@ -192,7 +197,7 @@ def generate_chunk(p: PathFinderParams, seed: int, split: str, start: int, count
     labels = balanced_labels(seed, SPLITS[split], idx)
     if count == 0:
         return Chunk(np.zeros((0, p.size, p.size), np.uint8), labels, np.zeros(0), [] if geometry else None)
-    mc = Machine(p, seed, SPLITS[split], start, count).run()
+    mc = Machine(p, seed, SPLITS[split], start, count, labels=labels).run()
     images, markers = render(p, mc.out_seg, mc.out_plen, labels, mc.out_origin)
     return Chunk(images, labels, mc.out_m, _samples(p, mc, labels, markers) if geometry else None)
 
@@ -224,7 +229,7 @@ def generate_pathfinder(
     the same path, and, with ``geometry=True``, a list of :class:`PathFinderSample`. Image ``i``
     depends only on (params, seed, split, i): not on n, start, the chunking or the worker count.
     """
-    p = check_params(params or pathfinder_params())
+    p = params or published_params()
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}; choose one of {sorted(SPLITS)}")
     if n < 0 or start < 0:

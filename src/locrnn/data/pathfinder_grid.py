@@ -41,8 +41,12 @@ class OccupancyGrid:
         self.queue: list[tuple[np.ndarray, np.ndarray]] = []  # paddles to commit this iteration
 
     def clear(self, rows: np.ndarray) -> None:
-        """Empty the grids of slots ``rows`` (a new image, or a restart)."""
+        """Empty the grids of slots ``rows`` (a new image, or a restart), paddles queued too."""
         self.cells[rows] = 0
+        if self.queue and len(rows):
+            drop = np.zeros(len(self.cells), dtype=bool)
+            drop[rows] = True
+            self.queue = [(r[~drop[r]], s[~drop[r]]) for r, s in self.queue]
 
     def blocked(self, rows, x, y, bit: int = COLLIDE):
         """Whether the points (x, y) of slots ``rows`` (broadcast) fall in a cell with ``bit`` set."""

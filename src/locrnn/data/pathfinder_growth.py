@@ -61,23 +61,48 @@ class Growth:
     def seed_angle(u: np.ndarray) -> np.ndarray:
         return (2 * u[:, -1] - 1) * math.pi
 
+    def pivots(self, prev: np.ndarray, m: np.ndarray, seed: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """The point P each next paddle turns about, and the direction theta of ``prev`` (n, 4).
+
+        P = head + m u(theta), rounded *up* to whole canvas units in x and y, as the original
+        does (its ``translate_coord`` uses ``ceil``): the path drifts by about (+1/2, +1/2) canvas
+        unit per paddle whatever its direction, which widens the spread of its end-to-end
+        distance. After a ``seed`` paddle the original rounds up three times (head, a pivot behind
+        the tail, then the pivot ahead), so do we.
+        """
+        th = np.arctan2(prev[:, 3] - prev[:, 1], prev[:, 2] - prev[:, 0])
+        c, s, L = np.cos(th), np.sin(th), self.p.paddle_length
+        up = lambda v: np.ceil(v - 1e-9)  # noqa: E731  (an exact whole number stays put)
+        px, py = up(prev[:, 2] + m * c), up(prev[:, 3] + m * s)
+        if seed is not None and seed.any():
+            hx, hy = up(prev[:, 0] + L * c), up(prev[:, 1] + L * s)
+            bx, by = up(hx - (L + m) * c), up(hy - (L + m) * s)
+            px = np.where(seed, up(bx + (L + 2 * m) * c), px)
+            py = np.where(seed, up(by + (L + 2 * m) * s), py)
+        return px, py, th
+
     def extensions(
-        self, prev: np.ndarray, m: np.ndarray, u: np.ndarray, weight_blocked: Callable
+        self,
+        prev: np.ndarray,
+        m: np.ndarray,
+        u: np.ndarray,
+        weight_blocked: Callable,
+        seed: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """TRIES draws (n, TRIES, 4) of the paddle after ``prev`` (n, 4) with margins ``m`` (n,),
         from u (n, 2 TRIES), and whether each path can go on at all (n,).
 
-        Pivot rule: the next paddle turns about P = head + m u(theta); its tail is P + m u(theta'),
-        its head P + (L + m) u(theta'). Continuity rule: the turn d = theta' - theta is drawn with
+        Pivot rule: the next paddle turns about P (:meth:`pivots`, about head + m u(theta)); its
+        tail is P + m u(theta'), its head P + (L + m) u(theta'). Continuity rule: the turn
+        d = theta' - theta is drawn with
         weight cos^2(c d) for |c d| < 90 degrees over candidate heads about one canvas unit apart,
         then jittered uniformly inside its bin. Candidate heads outside the border, or where
         ``weight_blocked(inside, hx, hy)`` (the heads ``hx[inside], hy[inside]``) is true, weigh 0;
         a total weight below DEAD_END is a dead end.
         """
         p, n = self.p, len(prev)
-        th = np.arctan2(prev[:, 3] - prev[:, 1], prev[:, 2] - prev[:, 0])
         L = p.paddle_length
-        pivx, pivy = prev[:, 2] + m * np.cos(th), prev[:, 3] + m * np.sin(th)
+        pivx, pivy, th = self.pivots(prev, m, seed)
         step = 1.0 / (L + m)  # bin width, radians: ~1 canvas unit of arc
         turns = self.offsets[None, :] * step[:, None]  # (n, K)
         ang = th[:, None] + turns

@@ -4,6 +4,9 @@ Every slot runs its own state machine (seed path 0, seed path 1, extend the two 
 restart both on failure, then seed / extend / retry / skip each distractor) on numpy arrays; the
 rules come from :mod:`.pathfinder_growth`, the collision checks from :mod:`.pathfinder_grid`.
 Each image draws from its own random stream, so image ``i`` does not depend on the chunk.
+
+With ``balance_distance`` a negative image redraws its target pair until the distance between
+its two markers matches a draw from the positives' distribution (:meth:`Machine._balance`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from .pathfinder_params import PathFinderParams
 CHUNK = 256  # slots advanced in lock-step by one worker call
 _POOL = 512  # uniforms drawn per image at a time
 _DISTRACTOR_ATTEMPTS = 5
+BALANCE_TOL = 0.02  # balance_distance: marker distances match within this share of the path's arc length
+BALANCE_WIDEN = 32  # ... a tolerance that grows by itself every this many redraws (so a match always comes)
 
 
 class Streams:
@@ -56,8 +61,20 @@ class Machine:
     in canvas units; path 0 and 1 are the targets, 2.. the distractors.
     """
 
-    def __init__(self, p: PathFinderParams, seed: int, split: int, start: int, count: int, slots: int = CHUNK):
+    def __init__(
+        self,
+        p: PathFinderParams,
+        seed: int,
+        split: int,
+        start: int,
+        count: int,
+        slots: int = CHUNK,
+        labels: np.ndarray | None = None,
+    ):
         self.p, self.start, self.count, self.next = p, start, count, 0
+        if p.balance_distance and (labels is None or len(labels) != count):
+            raise ValueError("balance_distance needs the label of every image")
+        self.labels = labels
         S = max(1, min(slots, count))
         self.rng = Streams(S, seed, split)
         self.ar = np.arange(S)
@@ -71,6 +88,11 @@ class Machine:
         self.restarts = np.zeros(S, dtype=np.int64)
         self.image = np.full(S, -1)
         self.m, self.D, self.Dw = np.zeros(S), np.ones(S), np.ones(S)  # margin, collision distance, weight zone
+        self.target_d = np.full(S, np.nan)  # balance_distance: the marker distance a negative must match
+        self.redraws = np.zeros(S, dtype=np.int64)
+        self.origin = np.full(S, -1)  # target path carrying the origin marker, when chosen by balancing
+        arc = p.paddle_length + (p.length - 1) * (p.paddle_length + 2 * min(p.margin))
+        self.tol = BALANCE_TOL * arc
         self.grid = OccupancyGrid(p, S)
         self.rules = Growth(p, self.grid.lo, self.grid.hi)
         # finished images
@@ -93,8 +115,9 @@ class Machine:
         self.next += take
         for r in rows:
             self.rng.load(r, self.start + self.image[r])
-        for a in (self.plen, self.phase, self.step, self.dist, self.attempt, self.restarts):
+        for a in (self.plen, self.phase, self.step, self.dist, self.attempt, self.restarts, self.redraws):
             a[rows] = 0
+        self.target_d[rows], self.origin[rows] = np.nan, -1
         self.grid.clear(rows)
         margins = np.asarray(self.p.margin)
         self.m[rows] = margins[np.minimum((self.rng.take(rows, 1)[:, 0] * len(margins)).astype(int), len(margins) - 1)]
@@ -105,7 +128,8 @@ class Machine:
         img = self.image[rows]
         self.out_seg[img], self.out_plen[img] = self.seg[rows], self.plen[rows]
         self.out_m[img], self.out_restarts[img] = self.m[rows], self.restarts[rows]
-        self.out_origin[img] = self.rng.take(rows, 1)[:, 0] < 0.5  # target path carrying the origin marker
+        coin = self.rng.take(rows, 1)[:, 0] < 0.5  # target path carrying the origin marker
+        self.out_origin[img] = np.where(self.origin[rows] >= 0, self.origin[rows], coin)
         self._load(rows)
 
     def run(self) -> Machine:
@@ -162,9 +186,37 @@ class Machine:
         self.grid.stamp(good, self.seg[good, gp, self.plen[good, gp] - 2])  # commit the predecessor
         self.step[good] += 1
         done = good[self.step[good] == 2 * self.p.length]
+        if self.p.balance_distance:
+            done = self._balance(done)
         for path_ in (0, 1):
             self.grid.stamp(done, self.seg[done, path_, self.p.length - 1])
         self.phase[done] = 1 if self.p.n_distractors else 2
+
+    def _balance(self, rows: np.ndarray) -> np.ndarray:
+        """Keep the finished target pairs of ``rows`` whose markers can sit at the wanted distance;
+        redraw the others. Positives always pass. A negative's first pair only sets the distance t
+        it must match: the end-to-end distance of one of its paths, a draw from the very
+        distribution of the positives' marker distance (which is a path's end-to-end distance).
+        Later pairs pass when the origin of one path and the end of the other are t apart (within
+        a tolerance); that path then carries the origin marker. Returns the rows kept."""
+        neg = rows[self.labels[self.image[rows]] == 0]
+        if len(neg) == 0:
+            return rows
+        N, seg = self.p.length, self.seg[neg]
+        o, e = seg[:, :2, 0, :2], seg[:, :2, N - 1, 2:]  # (n, path, xy): first tails, last heads
+        u = self.rng.take(neg, 2)
+        own = np.hypot(*(e - o).transpose(2, 0, 1))  # (n, path)
+        fresh = np.isnan(self.target_d[neg])
+        self.target_d[neg[fresh]] = np.where(u[fresh, 0] < 0.5, own[fresh, 0], own[fresh, 1])
+        cross = np.hypot(*(e[:, ::-1] - o).transpose(2, 0, 1))  # origin of path k, end of path 1 - k
+        tol = self.tol * (1 + self.redraws[neg] / BALANCE_WIDEN)
+        fits = (np.abs(cross - self.target_d[neg, None]) < tol[:, None]) & ~fresh[:, None]
+        ok = fits.any(1)
+        self.origin[neg] = np.where(fits.all(1), (u[:, 1] < 0.5).astype(int), fits.argmax(1))
+        bad = neg[~ok]
+        self.redraws[bad] += 1
+        self._clear_targets(bad)
+        return rows[~np.isin(rows, bad)]
 
     def _seed_distractor(self, rows: np.ndarray) -> None:
         """A distractor's seed: the first free one of a few uniform points, uniform orientation."""
@@ -202,7 +254,8 @@ class Machine:
         def weight_blocked(inside, hx, hy):
             return self.grid.blocked(np.broadcast_to(rows[:, None], hx.shape)[inside], hx[inside], hy[inside], WEIGHT)
 
-        segs, alive = self.rules.extensions(prev, self.m[rows], self.rng.take(rows, 2 * TRIES), weight_blocked)
+        seed = self.plen[rows, path] == 1
+        segs, alive = self.rules.extensions(prev, self.m[rows], self.rng.take(rows, 2 * TRIES), weight_blocked, seed)
         ok = self.grid.free_paddles(rows, segs) & alive[:, None]
         ok &= (segment_distance(segs[:, :, None, :], extra[:, None, :, :]) >= self.D[rows, None, None]).all(-1)
         first = ok.argmax(1)
@@ -225,6 +278,9 @@ class Machine:
                 f"could not fit two paths of {self.p.length} paddles on a {self.p.canvas}-unit canvas in "
                 f"{self.p.max_restarts} tries; use a shorter length, a larger canvas or a lower continuity"
             )
+        self._clear_targets(rows)
+
+    def _clear_targets(self, rows: np.ndarray) -> None:
         self.grid.clear(rows)
         self.plen[rows, :2] = 0
         self.step[rows] = 0

@@ -1,8 +1,8 @@
-"""The parameters a PathFinder image depends on, and their checks.
+"""The parameters a PathFinder image depends on, checked when they are made.
 
 :class:`PathFinderParams` is a frozen value that the path growth, the rendering and the writers
-read; :func:`check_params` refuses values that make no sense with a one-line ``UserError``.
-:func:`locrnn.data.pathfinder.pathfinder_params` gives the values of the published sets.
+read; making one with values that make no sense raises a one-line ``UserError``, so a bad value
+never exists. :func:`locrnn.data.pathfinder.published_params` gives the values of the published sets.
 """
 
 from __future__ import annotations
@@ -38,6 +38,14 @@ class PathFinderParams:
     target_contrast: float = 1.0  # paddle intensity of the target paths (markers are 1.0)
     distractor_contrast: float = 1.0
     max_restarts: int = 5000  # target-pair restarts before giving up on an image
+    # negatives' marker distance drawn from the positives' distribution (no distance shortcut)
+    balance_distance: bool = False
+
+    def __post_init__(self) -> None:
+        """Normalise the margin to a tuple of floats, then refuse values that make no sense."""
+        m = self.margin
+        object.__setattr__(self, "margin", tuple(float(v) for v in (m if isinstance(m, (tuple, list)) else (m,))))
+        _check(self)
 
     @property
     def scale(self) -> float:
@@ -55,20 +63,20 @@ class PathFinderParams:
         return max(self.spacing(margin), 2 * margin + self.thickness / 2)
 
     def replace(self, **changes) -> PathFinderParams:
-        return check_params(dataclasses.replace(self, **changes))
+        """A copy with ``changes``, checked like any new value."""
+        return dataclasses.replace(self, **changes)
 
     def describe(self) -> str:
         m = "/".join(f"{v:g}" for v in self.margin)
         return (
             f"length {self.length}, {self.size}x{self.size} px (canvas {self.canvas}), L {self.paddle_length:g}, "
             f"margin {m}, continuity {self.continuity:g}, {self.n_distractors} distractors of {self.distractor_length}"
+            + (", marker distance balanced" if self.balance_distance else "")
         )
 
 
-def check_params(p: PathFinderParams) -> PathFinderParams:
-    """Return ``p`` if its values make sense, else raise a one-line ``ValueError``."""
-    margin = tuple(float(m) for m in (p.margin if isinstance(p.margin, (tuple, list)) else (p.margin,)))
-    p = dataclasses.replace(p, margin=margin)
+def _check(p: PathFinderParams) -> None:
+    """Raise a one-line ``UserError`` naming the first setting of ``p`` that makes no sense."""
     ints = {"length": 1, "size": 4, "canvas": 4, "distractor_length": 1, "n_distractors": 0, "max_restarts": 1}
     for name, lo in ints.items():
         v = getattr(p, name)
@@ -80,8 +88,7 @@ def check_params(p: PathFinderParams) -> PathFinderParams:
     for name in ("seed_distance", "padding", "target_contrast", "distractor_contrast"):
         if not getattr(p, name) >= 0:
             raise UserError(f"pathfinder {name} must be >= 0, got {getattr(p, name)!r}")
-    if not margin or min(margin) <= 0:
+    if not isinstance(p.balance_distance, (bool, np.bool_)):
+        raise UserError(f"pathfinder balance_distance must be True or False, got {p.balance_distance!r}")
+    if not p.margin or min(p.margin) <= 0:
         raise UserError(f"pathfinder margin must be > 0, got {p.margin!r}")
-    if max(p.target_contrast, p.distractor_contrast, 1.0) <= 0:
-        raise UserError("pathfinder contrasts are all zero")
-    return p

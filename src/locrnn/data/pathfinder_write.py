@@ -28,7 +28,7 @@ import numpy as np
 from ..io import UserError, atomic_dir, atomic_path, save_json, save_npy
 from ..pool import pool_map, worker_count
 from .pathfinder import chunk_jobs, generate_chunk, generate_pathfinder
-from .pathfinder_params import PathFinderParams, check_params
+from .pathfinder_params import PathFinderParams
 
 LAYOUTS = ("lra", "2018", "imagefolder")
 SLICES = {"train": (0.0, 0.8), "val": (0.8, 0.9), "test": (0.9, 1.0)}
@@ -95,10 +95,10 @@ def write_pathfinder(
     """Generate ``n`` images and write them in ``layout``; return the folders written.
 
     Every folder is written under a temporary name and renamed once complete, so a killed run
-    leaves no half-written dataset. ``lra`` also writes ``params.json`` (how the images were
-    made). With ``preview``, ``<root>/<name>_preview.png`` shows 8 positives over 8 negatives.
+    leaves no half-written dataset. Every folder also gets ``params.json`` (how the images
+    were made). With ``preview``, ``<root>/<name>_preview.png`` shows 8 positives over 8 negatives.
     """
-    p = check_params(params)
+    p = params
     if layout not in LAYOUTS:
         raise UserError(f"unknown PathFinder layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     if n < 1:
@@ -123,9 +123,9 @@ def write_pathfinder(
         labels, margins = _run_jobs(jobs, workers, progress, f"write pathfinder {p.length} ({p.size} px)", n)
         if layout != "imagefolder":
             _write_metadata(p, labels, margins, finals, tmp, layout, batch)
-        if layout == "lra":
-            info = {"params": asdict(p), "seed": seed, "split": split, "n": n, "layout": layout, "batch": batch}
-            save_json(tmp[finals[1]] / "params.json", info)
+        info = {"params": asdict(p), "seed": seed, "split": split, "n": n, "layout": layout, "batch": batch}
+        for folder in folders:  # how the images were made (balance_distance included), in every folder
+            save_json(tmp[folder] / "params.json", info)
     if preview:
         write_preview(root / f"{name}_preview.png", p, seed=seed, split=split)
     return folders
