@@ -123,19 +123,6 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     assert full["iterations"] == part["iterations"]
 
 
-def test_sweep_equals_separate_evaluations():
-    task = get_task("mazes")
-    model = build_model("locrnn", task="mazes", width=8, steps=3).eval()
-    data = ArrayDataset(*generate_mazes(40, 5, seed=1, split="test"))
-    sweep = evaluate_steps(model, data, task, [1, 2, 5, 7], batch_size=16)
-    x, y = data.batch(np.arange(len(data)))
-    with torch.no_grad():
-        for k in (1, 2, 5, 7):
-            acc = maze_correct(model(x, steps=k), x, y).float().mean().item()
-            assert sweep[k]["accuracy"] == pytest.approx(acc)
-            assert sweep[k]["n"] == 40
-
-
 def test_exact_match_forces_black_pixels_to_zero():
     x = torch.zeros(1, 3, 4, 4)
     x[0, :, 1:3, 1:3] = 1
