@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from locrnn.cli import main
+from locrnn.cli import main, parse_steps
 from locrnn.data.maze_io import load_mazes
 
 
@@ -239,3 +239,12 @@ def test_sweep_takes_path_lengths_under_their_own_name():
     for flag in ("--sizes", "--difficulties", "--lengths"):
         args = _build_parser().parse_args(["sweep", "--pretrained", "locrnn-pathfinder", flag, "4,9"])
         assert args.difficulties == "4,9"
+
+
+def test_parse_steps():
+    assert parse_steps("1:5") == [1, 2, 3, 4, 5]
+    assert parse_steps("1:10:4") == [1, 5, 9, 10]
+    assert parse_steps("3,6") == [3, 6]
+    assert parse_steps("1:3,10:30:10,3") == [1, 2, 3, 10, 20, 30]
+    with pytest.raises(ValueError):
+        parse_steps("0:3")
