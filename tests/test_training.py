@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from locrnn.data.arrays import ArrayDataset
 from locrnn.io import UserError
 from locrnn.models import build_model
 from locrnn.models.hub import load_model
@@ -174,14 +175,27 @@ def test_init_from_starts_from_a_checkpoint_and_refuses_another_model(tmp_path):
 
 def test_stop_at_ends_training_at_the_validation_target(tmp_path, monkeypatch):
     """Validation reaching stop_at ends the run there; resuming it trains no further."""
-    import locrnn.training.trainer as trainer
+    import locrnn.training.validation as validation
 
     def solved(net, data, task, steps, **kw):  # a validation that says: every maze solved
         return {s: {"accuracy": 1.0, "n": len(data)} for s in steps}
 
-    monkeypatch.setattr(trainer, "evaluate_steps", solved)
+    monkeypatch.setattr(validation, "evaluate_steps", solved)
     run = train(tiny_cfg(tmp_path, n_train=256, val_every=3, stop_at=0.9), argv=["t"])
     summary = json.loads((run / "summary.json").read_text())
     assert summary["iterations"] == 3 and summary["best_val_accuracy"] == 1.0
     again = train(None, resume=run, argv=["t"])
     assert json.loads((again / "summary.json").read_text())["iterations"] == 3
+
+
+def test_each_process_validates_its_own_share_of_the_data():
+    from locrnn.runtime import Runtime
+    from locrnn.training.validation import shard
+
+    data = ArrayDataset(np.arange(7 * 3 * 2 * 2, dtype=np.uint8).reshape(7, 3, 2, 2), np.zeros((7, 2, 2), np.int64))
+    one = Runtime(torch.device("cpu"), None, rank=0, world=1)
+    assert shard(data, one) is data
+    shares = [shard(data, Runtime(torch.device("cpu"), None, rank=r, world=3)) for r in range(3)]
+    assert [len(s) for s in shares] == [3, 2, 2]
+    firsts = sorted(int(s.inputs[i, 0, 0, 0]) for s in shares for i in range(len(s)))
+    assert firsts == [int(v) for v in data.inputs[:, 0, 0, 0]]  # every sample once
