@@ -313,3 +313,16 @@ def test_a_figures_command_names_its_seeds_and_task():
     assert figure("fig3b", scale="quick").command("quick") == "locrnn reproduce fig3b --scale quick"
     assert figure("fig3b", seeds=2).command("paper") == "locrnn reproduce fig3b --scale paper --seeds 2"
     assert figure("fig1", task="mazes").command("quick") == "locrnn reproduce fig1 --scale quick --task mazes"
+
+
+def test_the_halting_rule_is_read_from_the_checkpoints_model(tmp_path):
+    """A run is halted by its learned head when its checkpoint's model has one (halting: act), not
+    because of the name of the objective it was trained with."""
+    from locrnn.models import build_model
+    from locrnn.models.hub import save_model
+    from locrnn.reproduce.make import halting_rule
+
+    save_model(tmp_path / "act", build_model("locrnn", task="mazes", width=8, steps=2, halting="act"))
+    save_model(tmp_path / "plain", build_model("locrnn", task="mazes", width=8, steps=2))
+    assert halting_rule(tmp_path / "act") == "act"
+    assert halting_rule(tmp_path / "plain") == "prediction"
