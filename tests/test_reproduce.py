@@ -326,3 +326,31 @@ def test_the_halting_rule_is_read_from_the_checkpoints_model(tmp_path):
     save_model(tmp_path / "plain", build_model("locrnn", task="mazes", width=8, steps=2))
     assert halting_rule(tmp_path / "act") == "act"
     assert halting_rule(tmp_path / "plain") == "prediction"
+
+
+def test_the_sweep_cache_reuses_rows_until_the_parameters_or_the_checkpoint_change(tmp_path):
+    import os
+
+    from locrnn.io import save_json
+    from locrnn.reproduce.cache import cached_rows
+
+    ck = tmp_path / "best"
+    ck.with_suffix(".safetensors").write_bytes(b"weights")
+    calls = []
+
+    def compute(tag="a"):
+        calls.append(tag)
+        rows = [{"steps": 1, "accuracy": 0.5, "tag": tag}]
+        save_json(tmp_path / "sweep" / "sweep.json", rows)  # as a sweep writes its rows
+        return rows
+
+    first, now = cached_rows(tmp_path / "sweep", "sweep", {"n": 8}, ck, compute)
+    assert now and calls == ["a"]
+    again, now = cached_rows(tmp_path / "sweep", "sweep", {"n": 8}, ck, lambda: compute("b"))
+    assert not now and again == first and calls == ["a"]  # a redraw: not swept again
+    _, now = cached_rows(tmp_path / "sweep", "sweep", {"n": 16}, ck, lambda: compute("c"))
+    assert now and calls == ["a", "c"]  # other parameters
+    stat = ck.with_suffix(".safetensors").stat()
+    os.utime(ck.with_suffix(".safetensors"), (stat.st_atime, stat.st_mtime + 10))  # retrained
+    _, now = cached_rows(tmp_path / "sweep", "sweep", {"n": 16}, ck, lambda: compute("d"))
+    assert now and calls == ["a", "c", "d"]
