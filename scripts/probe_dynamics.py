@@ -16,7 +16,7 @@ import argparse
 import numpy as np
 import torch
 
-from locrnn.cli import parse_steps
+from locrnn.cli.sweep import parse_steps
 from locrnn.models.hub import load_model
 from locrnn.tasks import get_task
 from locrnn.training.contraction import contraction_penalty

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from locrnn.cli import main
+from locrnn.cli import build_parser, main
+from locrnn.cli.sweep import parse_steps
 from locrnn.data.maze_io import load_mazes
 
 
@@ -213,6 +214,9 @@ def test_train_help_explains_each_option(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "--contraction FLOAT progressive: weight of the contraction penalty" in out
     assert "--init-from STR start from these weights" in out and "(default 0.002)" in out
+    # a Literal field shows its choices (from the dataclass's type), not the name of its type
+    assert "--objective {fixed,random_steps,progressive,deep,act}" in out and "--penalty-power {1,2}" in out
+    assert "--geometry {paper,lra}" in out and "--clip FLOAT " in out and "--model-args DICT " in out
 
 
 def test_probe_dynamics_script_reports_every_asked_step(tmp_path):
@@ -234,8 +238,15 @@ def test_probe_dynamics_script_reports_every_asked_step(tmp_path):
 
 
 def test_sweep_takes_path_lengths_under_their_own_name():
-    from locrnn.cli import _build_parser
-
     for flag in ("--sizes", "--difficulties", "--lengths"):
-        args = _build_parser().parse_args(["sweep", "--pretrained", "locrnn-pathfinder", flag, "4,9"])
+        args = build_parser().parse_args(["sweep", "--pretrained", "locrnn-pathfinder", flag, "4,9"])
         assert args.difficulties == "4,9"
+
+
+def test_parse_steps():
+    assert parse_steps("1:5") == [1, 2, 3, 4, 5]
+    assert parse_steps("1:10:4") == [1, 5, 9, 10]
+    assert parse_steps("3,6") == [3, 6]
+    assert parse_steps("1:3,10:30:10,3") == [1, 2, 3, 10, 20, 30]
+    with pytest.raises(ValueError):
+        parse_steps("0:3")

@@ -205,3 +205,25 @@ def test_reproduce_trains_a_figures_runs_under_torchrun_and_rank_0_reports(tmp_p
         assert (tmp_path / "runs" / "smoke" / key / "summary.json").is_file()
         assert proc.stdout.count(f"[{key}] training") == 1  # logged once, by rank 0
     assert (tmp_path / "fig7" / "fig7.png").is_file() and proc.stdout.count("fig7: ") == 1
+
+
+def test_a_rank_weighted_task_scales_only_the_loss():
+    """The weighting (see distributed.py) is an explicit frozen value over the task, not a proxy."""
+    import dataclasses
+
+    from locrnn.runtime import Runtime
+    from locrnn.tasks import get_task
+    from locrnn.training.distributed import RankWeightedTask, rank_weighted
+
+    task = get_task("mazes")
+    x, y = ArrayDataset(*generate_mazes(4, 5, seed=0)).batch(np.arange(4))
+    logits = torch.randn(4, 2, *y.shape[1:])
+    assert rank_weighted(task, x, y, Runtime(torch.device("cpu"), None)) is task  # one process: unchanged
+    weighted = RankWeightedTask(task, 0.25)
+    torch.testing.assert_close(weighted.loss(logits, x, y), 0.25 * task.loss(logits, x, y))
+    assert torch.equal(weighted.correct(logits, x, y), task.correct(logits, x, y))
+    assert torch.equal(weighted.loss_weight(x, y), task.loss_weight(x, y))
+    assert weighted.extra_metrics(logits, x, y).keys() == task.extra_metrics(logits, x, y).keys()
+    assert (weighted.name, weighted.difficulty, weighted.check_difficulty(9)) == ("mazes", "size", 9)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        weighted.scale = 1.0

@@ -65,14 +65,30 @@ def test_a_checkpoint_of_another_model_is_refused(tmp_path):
         load_model(tmp_path / "ck.json", expect="locrnn_no_s")
 
 
-def test_a_checkpoint_loads_with_a_new_default_step_count(tmp_path):
-    model = build_model("cornet_s", task="mazes", width=8, steps=3)
+def test_a_description_that_does_not_fit_the_weights_or_this_version_is_refused(tmp_path):
+    save_model(tmp_path / "ck", build_model("locrnn", task="mazes", width=8))
+    meta = json.loads((tmp_path / "ck.json").read_text())
+    meta["model"]["width"] = 16
+    (tmp_path / "ck.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="do not match the model"):
+        load_model(tmp_path / "ck")
+    meta["format_version"] = 99
+    (tmp_path / "ck.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="format version"):
+        load_model(tmp_path / "ck")
+
+
+@pytest.mark.parametrize("name", ["cornet_s", "hconvgru"])
+def test_a_checkpoint_loads_with_a_new_default_step_count(tmp_path, name):
+    """Per-step norms trained with T steps load unchanged with a new default count."""
+    model = build_model(name, task="mazes", width=8, steps=3)
     save_model(tmp_path / "ck", model)
     again = load_model(tmp_path / "ck", steps=7)
     assert again.trained_steps == 7 and len(again.cell.step_norms) == 3  # the weights' norms
     x = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         torch.testing.assert_close(again.eval()(x, steps=3), model.eval()(x, steps=3))
+        assert again(x).shape == (1, 2, 16, 16)
 
 
 def test_run_folders_and_missing_files_are_named(tmp_path):

@@ -1,4 +1,5 @@
-"""Training objectives (training/objectives.py): each one's loss on a tiny model."""
+"""Training objectives (training/objectives.py, training/contraction.py): each one's loss on a tiny
+model, the state penalty, the contraction penalty and truncated backpropagation."""
 
 import random
 import typing
@@ -9,10 +10,11 @@ import torch
 
 from locrnn.data.arrays import ArrayDataset
 from locrnn.data.mazes import generate_mazes
-from locrnn.models import build_model
+from locrnn.models import build_model, get_entry, list_models
 from locrnn.tasks import get_task
 from locrnn.training.config import TYPES, make_config
-from locrnn.training.objectives import list_objectives, objective_loss, register_objective
+from locrnn.training.contraction import contraction_penalty
+from locrnn.training.objectives import list_objectives, objective_loss, register_objective, relative_change
 
 SPECS = {  # each objective with its terms on
     "fixed": dict(objective="fixed"),
@@ -100,3 +102,102 @@ def test_act_needs_the_halting_head_the_config_adds():
     bare = build_model("locrnn", task="mazes", width=8, steps=2)
     with pytest.raises(ValueError, match="no halting head"):
         objective_loss(bare, x, y, get_task("mazes"), cfg, random.Random(0))
+
+
+def test_relative_change_penalty_is_zero_at_a_fixed_point():
+    h = torch.rand(3, 4, 5, 5)
+    assert relative_change(h, h).item() == 0
+    assert relative_change(h, 2 * h).item() == pytest.approx(0.25)
+    assert relative_change(h, 2 * h, power=1).item() == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="penalty_power"):
+        relative_change(h, h, power=3)
+
+
+def test_plain_ratio_penalty_keeps_its_gradient_near_a_fixed_point():
+    """Squared: the pull towards the fixed point shrinks with the drift; power 1: it does not."""
+    h, d = torch.rand(2, 4, 5, 5), torch.randn(2, 4, 5, 5)
+    norms = {}
+    for power in (1, 2):
+        for eps in (1e-2, 1e-4):
+            last = (h + eps * d).requires_grad_()
+            relative_change(h, last, power).backward()
+            norms[power, eps] = last.grad.norm().item()
+    assert norms[2, 1e-4] < 0.02 * norms[2, 1e-2]
+    assert norms[1, 1e-4] == pytest.approx(norms[1, 1e-2], rel=0.05)
+
+
+class _ScaleCell(torch.nn.Module):
+    """f(s) = a * s along the first channel, 0.5 * s elsewhere: one-step growth max(|a|, 0.5)."""
+
+    def __init__(self, a: float) -> None:
+        super().__init__()
+        self.a = torch.nn.Parameter(torch.tensor(a))
+
+    def forward(self, drive, s, t):
+        return torch.cat([self.a * s[:, :1], 0.5 * s[:, 1:]], 1) + drive
+
+
+@pytest.mark.parametrize("a", [2.0, 1.2, 0.7])
+def test_contraction_penalty_finds_the_growing_mode(a):
+    torch.manual_seed(0)
+    cell, s, drive = _ScaleCell(a), torch.rand(4, 6, 3, 3) + 0.5, torch.zeros(4, 6, 3, 3)
+    pen = contraction_penalty(cell, drive, s, t=5, iters=12, rho=0.9)
+    assert pen.item() == pytest.approx(max(a - 0.9, 0.0) ** 2, rel=0.02, abs=1e-6)
+    pen.backward()
+    assert cell.a.grad.item() == pytest.approx(2 * max(a - 0.9, 0.0), rel=0.02, abs=1e-6)
+
+
+def _recurrent_models():
+    return [
+        m for m in list_models() if "mazes" in get_entry(m).tasks and build_model(m, task="mazes", width=8).recurrent
+    ]
+
+
+@pytest.mark.parametrize("name", _recurrent_models())
+def test_every_recurrent_model_takes_the_stability_objectives(name):
+    """Each objective of docs/stability.md, penalties and contraction included, gives a finite
+    loss and a gradient for every weight that the model's output uses, on every recurrent model."""
+    torch.manual_seed(0)
+    model = build_model(name, task="mazes", width=8, steps=3)
+    x, y = ArrayDataset(*generate_mazes(4, 5, seed=1)).batch(np.arange(4))
+    task = get_task("mazes")
+    for spec in (
+        dict(objective="deep", min_steps=2, max_steps=4, state_penalty=1.0),
+        dict(objective="progressive", max_steps=8, state_penalty=1.0, penalty_power=1, contraction=10.0),
+    ):
+        cfg = make_config("cpu", **spec)
+        model.zero_grad()
+        rng = random.Random(3)
+        rng.randint = lambda a, b: b if b > a else a  # the longest window: the contraction term is on
+        loss = objective_loss(model, x, y, task, cfg, rng)
+        assert torch.isfinite(loss)
+        loss.backward()
+        grads = [p.grad for p in model.cell.parameters() if p.requires_grad]
+        assert any(g is not None and g.abs().sum() > 0 for g in grads), spec
+
+
+def test_grad_steps_truncates_backpropagation():
+    """grad_steps = k: the same loss as the full unroll, and the gradient of the state detached
+    after T - k steps."""
+    task = get_task("mazes")
+    x, y = (torch.from_numpy(a) for a in generate_mazes(4, 5, seed=0))
+    x, y = x.float(), y.long()
+    torch.manual_seed(0)
+    net = build_model("locrnn", task="mazes", width=8, steps=6).eval()
+    cfg = make_config(None, model_args={"width": 8}, steps=6, grad_steps=2)
+    loss = objective_loss(net, x, y, task, cfg, random.Random(0))
+    truncated = torch.autograd.grad(loss, list(net.parameters()), allow_unused=True)
+    full = task.loss(net(x, steps=6), x, y)
+    assert torch.allclose(loss, full)
+    # by hand: detach the state after 4 steps, run 2 more
+    features = net.stem(x)
+    drive = net.cell.prepare(features)
+    state = net.final_state(x, 4).detach()
+    for t in (4, 5):
+        state = net.cell(drive, state, t)
+    manual = task.loss(net.head(net.cell.output(state)), x, y)
+    expected = torch.autograd.grad(manual, list(net.parameters()), allow_unused=True)
+    for a, b in zip(truncated, expected):
+        assert (a is None) == (b is None) and (a is None or torch.allclose(a, b, atol=1e-6))
+    fully = torch.autograd.grad(full, list(net.parameters()), allow_unused=True)
+    assert any(a is not None and not torch.allclose(a, b) for a, b in zip(truncated, fully))

@@ -149,12 +149,12 @@ def test_reproduce_with_no_seeds(tmp_path, capsys):
 
 
 def test_an_internal_value_error_is_a_traceback_not_a_user_error(monkeypatch):
-    import locrnn.cli
+    import locrnn.cli.tools
 
     def bug(args):
         raise ValueError("an internal bug")
 
-    monkeypatch.setattr(locrnn.cli, "_cmd_models", bug)
+    monkeypatch.setattr(locrnn.cli.tools, "models", bug)
     with pytest.raises(ValueError, match="an internal bug"):
         main(["models"])
 

@@ -313,3 +313,44 @@ def test_a_figures_command_names_its_seeds_and_task():
     assert figure("fig3b", scale="quick").command("quick") == "locrnn reproduce fig3b --scale quick"
     assert figure("fig3b", seeds=2).command("paper") == "locrnn reproduce fig3b --scale paper --seeds 2"
     assert figure("fig1", task="mazes").command("quick") == "locrnn reproduce fig1 --scale quick --task mazes"
+
+
+def test_the_halting_rule_is_read_from_the_checkpoints_model(tmp_path):
+    """A run is halted by its learned head when its checkpoint's model has one (halting: act), not
+    because of the name of the objective it was trained with."""
+    from locrnn.models import build_model
+    from locrnn.models.hub import save_model
+    from locrnn.reproduce.make import halting_rule
+
+    save_model(tmp_path / "act", build_model("locrnn", task="mazes", width=8, steps=2, halting="act"))
+    save_model(tmp_path / "plain", build_model("locrnn", task="mazes", width=8, steps=2))
+    assert halting_rule(tmp_path / "act") == "act"
+    assert halting_rule(tmp_path / "plain") == "prediction"
+
+
+def test_the_sweep_cache_reuses_rows_until_the_parameters_or_the_checkpoint_change(tmp_path):
+    import os
+
+    from locrnn.io import save_json
+    from locrnn.reproduce.cache import cached_rows
+
+    ck = tmp_path / "best"
+    ck.with_suffix(".safetensors").write_bytes(b"weights")
+    calls = []
+
+    def compute(tag="a"):
+        calls.append(tag)
+        rows = [{"steps": 1, "accuracy": 0.5, "tag": tag}]
+        save_json(tmp_path / "sweep" / "sweep.json", rows)  # as a sweep writes its rows
+        return rows
+
+    first, now = cached_rows(tmp_path / "sweep", "sweep", {"n": 8}, ck, compute)
+    assert now and calls == ["a"]
+    again, now = cached_rows(tmp_path / "sweep", "sweep", {"n": 8}, ck, lambda: compute("b"))
+    assert not now and again == first and calls == ["a"]  # a redraw: not swept again
+    _, now = cached_rows(tmp_path / "sweep", "sweep", {"n": 16}, ck, lambda: compute("c"))
+    assert now and calls == ["a", "c"]  # other parameters
+    stat = ck.with_suffix(".safetensors").stat()
+    os.utime(ck.with_suffix(".safetensors"), (stat.st_atime, stat.st_mtime + 10))  # retrained
+    _, now = cached_rows(tmp_path / "sweep", "sweep", {"n": 16}, ck, lambda: compute("d"))
+    assert now and calls == ["a", "c", "d"]

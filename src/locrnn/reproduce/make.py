@@ -10,8 +10,9 @@ from pathlib import Path
 from ..evaluation import SweepSpec, halting_checkpoint, sweep_checkpoint
 from ..evaluation.rows import write_rows
 from ..io import UserError, load_json, save_json
+from ..models.hub import read_checkpoint
 from .cache import cached_rows
-from .figures import VARIANTS, Figure, Run
+from .figures import Figure, Run
 from .report import write_report
 from .runs import ensure_trained, finished
 
@@ -72,7 +73,7 @@ def _halting(fig: Figure, folders: dict[str, Path], out: Path, n: int) -> tuple[
     rows, worked = [], False
     for run in fig.runs:
         best, folder = folders[run.key] / "best", out / "halting" / run.key
-        rule = "act" if VARIANTS[run.variant].get("objective") == "act" else "prediction"
+        rule = halting_rule(best)
         params = {"difficulties": [9, 11, 13], "n": n, "rule": rule}
         spec = SweepSpec(best, difficulties=(9, 11, 13), n=n, halt=rule, seed=TEST_SEED, out=folder)
         h, now = cached_rows(folder, "halting", params, best, lambda spec=spec: halting_checkpoint(spec)[0])
@@ -81,6 +82,13 @@ def _halting(fig: Figure, folders: dict[str, Path], out: Path, n: int) -> tuple[
             row.update(run=run.key, variant=run.variant, seed=run.seed, rule=rule)
         rows += h
     return rows, worked
+
+
+def halting_rule(checkpoint: Path) -> str:
+    """The rule a checkpoint is halted by: its learned halting head when its model has one (the
+    model config the checkpoint records says ``halting: act``), else an unchanged prediction."""
+    _, meta = read_checkpoint(checkpoint)
+    return "act" if meta["model"].get("halting") == "act" else "prediction"
 
 
 def make_figure(

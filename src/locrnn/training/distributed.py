@@ -21,13 +21,17 @@ Three things differ between N processes and one unless handled here:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..data.arrays import ArrayDataset
 from ..runtime import Runtime, all_sum
+from ..tasks import Task
 
 _SYNC_BN_DEVICES = ("cuda", "xpu", "hpu")
 
@@ -138,20 +142,58 @@ def wrap_objective(net: nn.Module, objective, rt: Runtime) -> nn.Module:
     return nn.parallel.DistributedDataParallel(step, device_ids=ids)
 
 
+@dataclass(frozen=True)
 class RankWeightedTask:
-    """``task`` with its loss multiplied by ``scale`` (every other attribute is the task's own)."""
+    """``task`` whose loss is multiplied by ``scale``; what it scores and how is the task's own.
 
-    def __init__(self, task, scale: float) -> None:
-        self._task, self._scale = task, scale
+    A frozen value like the tasks (``tasks.py``): each method of the ``Task`` interface is spelled
+    out, only ``loss`` differs.
+    """
+
+    task: Task
+    scale: float
+
+    @property
+    def name(self) -> str:
+        return self.task.name
+
+    @property
+    def difficulty(self) -> str:
+        return self.task.difficulty
+
+    @property
+    def default_difficulties(self) -> tuple[int, ...]:
+        return self.task.default_difficulties
 
     def loss(self, logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self._task.loss(logits, x, y) * self._scale
+        return self.task.loss(logits, x, y) * self.scale
 
-    def __getattr__(self, name: str):
-        return getattr(self._task, name)
+    def loss_weight(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.task.loss_weight(x, y)
+
+    def correct(self, logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.task.correct(logits, x, y)
+
+    def predict(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.task.predict(logits, x)
+
+    def correct_prediction(self, pred: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.task.correct_prediction(pred, x, y)
+
+    def extra_metrics(self, logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.task.extra_metrics(logits, x, y)
+
+    def check_difficulty(self, difficulty: int) -> int:
+        return self.task.check_difficulty(difficulty)
+
+    def datasets(self, difficulty: int, n_train: int, n_val: int, **kw: Any) -> tuple[ArrayDataset, ArrayDataset]:
+        return self.task.datasets(difficulty, n_train, n_val, **kw)
+
+    def test_data(self, difficulty: int, n: int, **kw: Any) -> ArrayDataset:
+        return self.task.test_data(difficulty, n, **kw)
 
 
-def rank_weighted(task, x: torch.Tensor, y: torch.Tensor, rt: Runtime):
+def rank_weighted(task: Task, x: torch.Tensor, y: torch.Tensor, rt: Runtime) -> Task:
     """The task this process trains on, so that DDP's gradient mean is the global batch's gradient.
 
     ``task.loss`` is a mean over ``w_r = task.loss_weight(x, y)`` terms (open pixels for mazes,

@@ -7,7 +7,6 @@ line), ``best.{safetensors,json}`` (best validation accuracy), ``last.{safetenso
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import sys
@@ -19,17 +18,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
 import torch
 
 from ..data.arrays import ArrayDataset, BatchLoader
-from ..io import UserError, atomic_path, remove_stale_temps, save_json, writable_dir, write_failure
+from ..io import UserError, atomic_path, remove_stale_temps, save_json, writable_dir
 from ..lock import claim
 from ..models import build_model
-from ..models.hub import load_weights, read_checkpoint, save_model
+from ..models.hub import load_weights, read_checkpoint
 from ..runtime import (
     Runtime,
-    all_sum,
     broadcast_value,
     main_first,
     pick_compile,
@@ -37,7 +34,6 @@ from ..runtime import (
     setup,
     teardown,
 )
-from ..scoring import evaluate_steps
 from ..tasks import Task, task_from_run
 from .config import TrainConfig
 from .distributed import global_mean, rank_weighted, sync_batchnorm, wrap_objective
@@ -50,6 +46,7 @@ from .resume import load_config as _load_config
 from .resume import load_state as _load_state
 from .resume import save_state as _save_state
 from .resume import truncate_metrics as _truncate_metrics
+from .validation import log_row, reached, validate
 
 
 def new_run_dir(cfg: TrainConfig) -> Path:
@@ -190,7 +187,7 @@ def _start(cfg: TrainConfig | None, resume: str | Path | None, argv: list[str] |
 
 def _done(run: _Run) -> bool:
     """Whether training is over: every epoch done, the time budget spent or the target reached."""
-    return run.pos["epoch"] >= run.cfg.epochs or _out_of_time(run.cfg, run.t0, run.rt) or _reached(run.cfg, run.pos)
+    return run.pos["epoch"] >= run.cfg.epochs or _out_of_time(run.cfg, run.t0, run.rt) or reached(run.cfg, run.pos)
 
 
 def _epoch(run: _Run) -> None:
@@ -206,8 +203,8 @@ def _epoch(run: _Run) -> None:
             raise TrainingDiverged(diverged_message(why, pos, cfg, run.run_dir, run.saved))
         # while the loss is far above its lowest (guard.py), nothing is validated or saved
         if cfg.val_every and pos["iteration"] % cfg.val_every == 0 and not pos["suspect"]:
-            _validate(run.net, run.val_ds, run.task, cfg, run.rt, run.run_dir, pos, run.metrics, run.t0)
-            if _reached(cfg, pos):  # the validation target: done (the checkpoint after the epoch is the last)
+            validate(run.net, run.val_ds, run.task, cfg, run.rt, run.run_dir, pos, run.metrics, run.t0)
+            if reached(cfg, pos):  # the validation target: done (the checkpoint after the epoch is the last)
                 return
         if pos["iteration"] % cfg.ckpt_every == 0 and not pos["suspect"]:
             _checkpoint(run)
@@ -225,7 +222,7 @@ def _end_epoch(run: _Run) -> None:
         why = "the training loss was still far above its lowest value when the epoch ended"
         raise TrainingDiverged(diverged_message(why, pos, cfg, run.run_dir, run.saved))
     if not cfg.val_every or pos["iteration"] % cfg.val_every:
-        _validate(run.net, run.val_ds, run.task, cfg, run.rt, run.run_dir, pos, run.metrics, run.t0)
+        validate(run.net, run.val_ds, run.task, cfg, run.rt, run.run_dir, pos, run.metrics, run.t0)
     _checkpoint(run)
 
 
@@ -269,7 +266,7 @@ def _report(run: _Run, loss_value: float) -> None:
             bar.update(1)
         bar.set_postfix(loss=f"{loss_value:.4f}", best=f"{max(pos['best'], 0):.3f}")
     if run.metrics and pos["iteration"] % run.cfg.log_every == 0:
-        _log(run.metrics, pos, run.t0, loss=loss_value, lr=run.opt.param_groups[0]["lr"])
+        log_row(run.metrics, pos, run.t0, loss=loss_value, lr=run.opt.param_groups[0]["lr"])
 
 
 def _checkpoint(run: _Run) -> None:
@@ -305,54 +302,6 @@ def _bar(total: int, done: int, cfg: TrainConfig, rt: Runtime):
     if cfg.time_budget:
         return tqdm(total=int(cfg.time_budget), desc=desc, unit="s", bar_format="{l_bar}{bar}| {n}/{total} s{postfix}")
     return tqdm(total=total, initial=done, desc=desc, unit="it")
-
-
-def _log(f, pos: dict, t0: float, **values) -> None:
-    row = {k: pos[k] for k in ("epoch", "iteration", "images")}
-    row.update(time=round(time.time() - t0, 3), **values)
-    try:
-        f.write(json.dumps(row) + "\n")
-        f.flush()
-    except OSError as e:  # a full disk: one line naming the file (the checkpoints on disk are kept)
-        raise UserError(f"cannot write {f.name}: {write_failure(e, Path(f.name).parent)}") from None
-
-
-def _validate(net, val_ds, task, cfg, rt: Runtime, run_dir: Path, pos, metrics, t0) -> None:
-    """Validation accuracy (the lowest over ``cfg.val_steps``: a model trained over a range of
-    step counts is judged on the whole range); keeps ``best`` and ``last`` checkpoints."""
-    recurrent = getattr(net, "recurrent", False)
-    steps = (cfg.val_steps or [net.resolve_steps(cfg.steps)]) if recurrent else None
-    res = evaluate_steps(net, _shard(val_ds, rt), task, steps, batch_size=256, device=rt.device, autocast=rt.autocast())
-    sums = all_sum([v for r in res.values() for v in (r["accuracy"] * r["n"], r["n"])], rt)
-    by_step = {k: c / n for k, c, n in zip(res, sums[::2], sums[1::2])}
-    acc = min(by_step.values())
-    if metrics:
-        extra = {"val_by_step": {str(k): v for k, v in by_step.items()}} if len(by_step) > 1 else {}
-        _log(metrics, pos, t0, val_accuracy=acc, **extra)
-    if rt.main:
-        meta = {"val_accuracy": acc, "iteration": pos["iteration"], "images": pos["images"]}
-        meta["trained_on"] = {
-            "size": cfg.size,
-            "image_size": cfg.image_size,
-            "geometry": cfg.geometry,
-        }  # the checkpoint alone says it
-        save_model(run_dir / "last", net, **meta)
-        if acc > pos["best"]:
-            save_model(run_dir / "best", net, **meta)
-    pos["best"] = max(pos["best"], acc)
-
-
-def _shard(data, rt: Runtime):
-    if rt.world == 1:
-        return data
-
-    idx = np.arange(rt.rank, len(data), rt.world)
-    return ArrayDataset(data.inputs[idx], data.targets[idx], scale=data.scale)
-
-
-def _reached(cfg: TrainConfig, pos: dict) -> bool:
-    """Whether validation has reached ``cfg.stop_at`` (every process holds the same ``best``)."""
-    return cfg.stop_at is not None and pos["best"] >= cfg.stop_at
 
 
 def _out_of_time(cfg: TrainConfig, t0: float, rt: Runtime) -> bool:

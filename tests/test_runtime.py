@@ -1,4 +1,6 @@
-"""Emulated bf16/fp16 on a CPU without native support is honoured and named once per process.
+"""The runtime (runtime.py): the device, the precision and compiling picked for a process, and
+the helpers that are one-process no-ops. Emulated bf16/fp16 on a CPU without native support is
+honoured and named once per process.
 
 A CPU with AVX2 only is emulated in a fresh process: oneDNN and ATen then use AVX2 kernels and
 ``_is_mkldnn_bf16_supported()`` says False, as on such a CPU.
@@ -11,7 +13,19 @@ import pytest
 import torch
 
 from emulation import AVX2_ONLY, avx2_emulation_works, run_python
-from locrnn.runtime import cpu_has_bf16, cpu_has_fp16, pick_dtype
+from locrnn.io import UserError
+from locrnn.runtime import (
+    Runtime,
+    all_sum,
+    broadcast_value,
+    cpu_has_bf16,
+    cpu_has_fp16,
+    main_first,
+    pick_compile,
+    pick_device,
+    pick_dtype,
+    setup,
+)
 
 _PICK = """
 import warnings, torch
@@ -66,3 +80,44 @@ def test_cli_user_sees_the_emulation_warning_on_stderr(tmp_path):
         notes[0],
     ), notes[0]
     assert (tmp_path / "sweep.csv").exists()
+
+
+def test_the_device_is_picked_by_name_and_a_bad_one_is_named():
+    assert pick_device("cpu") == torch.device("cpu")
+    assert pick_device("auto") == (torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu"))
+    with pytest.raises(UserError, match="unknown device 'gpu7'"):
+        pick_device("gpu7")
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="no CUDA device is available"):
+            pick_device("cuda:1")
+
+
+def test_precision_names_map_to_autocast_dtypes():
+    cpu = torch.device("cpu")
+    assert pick_dtype("fp32", cpu) is None
+    assert pick_dtype("auto", cpu) == (torch.bfloat16 if cpu_has_bf16() else None)  # native only
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the emulation note (tested above)
+        assert pick_dtype("bf16", cpu) == torch.bfloat16 and pick_dtype("fp16", cpu) == torch.float16
+    with pytest.raises(UserError, match="unknown precision 'fp8'"):
+        pick_dtype("fp8", cpu)
+
+
+def test_compiling_is_on_for_cuda_only_unless_set():
+    assert pick_compile(None, torch.device("cuda", 0)) and not pick_compile(None, torch.device("cpu"))
+    assert pick_compile(True, torch.device("cpu")) and not pick_compile(False, torch.device("cuda", 0))
+
+
+def test_one_process_set_up_alone_and_its_collectives_are_identities(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "4")  # under torchrun, an evaluation works alone (join=False)
+    monkeypatch.setenv("RANK", "2")
+    rt = setup("cpu", "fp32", join=False)
+    assert rt.device == torch.device("cpu") and rt.dtype is None
+    assert (rt.rank, rt.world, rt.main, rt.owns_group) == (0, 1, True, False)
+    assert all_sum([1.0, 2.5], rt) == [1.0, 2.5] and broadcast_value(3.0, rt) == 3.0
+    assert main_first(lambda: "made", rt) == "made"
+    with rt.autocast():
+        assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.float32
+    bf16 = Runtime(torch.device("cpu"), torch.bfloat16)
+    with bf16.autocast():
+        assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.bfloat16

@@ -1,0 +1,68 @@
+"""``locrnn reproduce``: train, sweep and report the paper's figures (or train one run by name)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from ..io import UserError
+from .checks import at_least
+
+
+def add_parser(sub) -> None:
+    r = sub.add_parser("reproduce", help="train, sweep and report the paper's figures")
+    r.add_argument(
+        "figure",
+        help="fig1, fig2, fig3a, fig3b, fig4, fig7, all, or stability / stability-long (beyond the paper); "
+        "or one run's name (e.g. pathfinder6-convgru-s0) to train just that run",
+    )
+    r.add_argument(
+        "--scale",
+        default="quick",
+        choices=["quick", "paper", "smoke"],
+        help="quick: this CPU (minutes per run); paper: the paper's recipes (GPU, runs under torchrun)",
+    )
+    r.add_argument("--seeds", type=int, default=1, help="training seeds per run")
+    r.add_argument("--root", default="results", help="results/<fig>/ and results/runs/<scale>/ go here")
+    r.add_argument("--n-test", type=int, default=None, help="test samples per difficulty")
+    r.add_argument(
+        "--task", choices=["mazes", "pathfinder"], default=None, help="only this task's runs (fig1 has both halves)"
+    )
+    r.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="train this many missing runs side by side, each in its own process with its share of the cores",
+    )
+
+
+def run(args: argparse.Namespace) -> None:
+    from ..reproduce import EXPERIMENTS, FIGURES, ensure_trained, figure, find_run, make_figure
+    from ..reproduce.parallel import train_side_by_side
+    from ..reproduce.runs import train_under_torchrun
+
+    at_least(args, seeds=1, n_test=1, jobs=1)
+    root, distributed = Path(args.root), int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if args.figure != "all" and args.figure not in EXPERIMENTS:  # one run, by name
+        run = find_run(args.figure, scale=args.scale, seeds=args.seeds)
+        if distributed:
+            train_under_torchrun([run], args.scale, root)
+        else:
+            print(f"{run.key}: {ensure_trained(run, args.scale, root)}")
+        return
+    names = list(FIGURES) if args.figure == "all" else [args.figure]
+    if args.figure == "all" and args.task:  # every figure that has runs of that task
+        names = [n for n in names if any(r.task == args.task for r in figure(n, scale=args.scale).runs)]
+    figs = [figure(name, seeds=args.seeds, task=args.task, scale=args.scale) for name in names]
+    runs = [r for fig in figs for r in fig.runs]
+    if args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
+    if distributed:  # all processes train every run together; rank 0 alone then sweeps and reports
+        if not train_under_torchrun(runs, args.scale, root):
+            return
+    else:
+        train_side_by_side(runs, args.scale, root, args.jobs)
+    for name, fig in zip(names, figs):
+        out = make_figure(fig, scale=args.scale, root=root, n_test=args.n_test)
+        print(f"{name}: {out / 'README.md'}")
