@@ -34,6 +34,7 @@ def _add_train(sub) -> None:
         p.add_argument(
             f"--{name.replace('_', '-')}",
             dest=name,
+            **({"nargs": "?", "const": "true"} if "bool" in str(f.type) else {}),  # a bare --flag: true
             metavar=str(f.type).split("[")[0].replace(" | None", "").upper(),
             help=" ".join(
                 [FIELD_NOTES.get(name, "")] + ([f"(default {f.default!r})"] if not callable(f.default_factory) else [])

@@ -335,6 +335,7 @@ def _validate(net, val_ds, task, cfg, rt: Runtime, run_dir: Path, pos, metrics, 
             "size": cfg.size,
             "image_size": cfg.image_size,
             "geometry": cfg.geometry,
+            "balance_distance": cfg.balance_distance,
         }  # the checkpoint alone says it
         save_model(run_dir / "last", net, **meta)
         if acc > pos["best"]:
