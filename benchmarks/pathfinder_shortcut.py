@@ -2,12 +2,14 @@
 
     .venv/bin/python benchmarks/pathfinder_shortcut.py                 # 2000 images per length 6, 9, 14
     .venv/bin/python benchmarks/pathfinder_shortcut.py --n 3000 --lengths 6,9,14,18
+    .venv/bin/python benchmarks/pathfinder_shortcut.py --size 48 --lengths 6   # the quick task's images
 
-For the default generator and for ``balance_distance=True`` side by side (150 px, paper sets,
-test split), per length: the accuracy of the best rule "positive iff a <= distance <= b",
-fitted and scored on the same images (the issue's measure, which scores above chance by about
-1 / sqrt(n) even when distance tells nothing) and held out (fitted on half, scored on the other
-half: chance is 0.5), with the positives' and negatives' marker distances (mean / sd, px).
+For the default generator and for ``balance_distance=True`` side by side (paper sets at
+``--size`` px, 150 by default; test split), per length: the accuracy of the best rule "positive
+iff a <= distance <= b", fitted and scored on the same images (the issue's measure, which scores
+above chance by about 1 / sqrt(n) even when distance tells nothing) and held out (fitted on half,
+scored on the other half: chance is 0.5), with the positives' and negatives' marker distances
+(mean / sd, px at ``--size``).
 Issue #19 measured 0.87 / 0.76 / 0.64 (in-sample) for the original generator at lengths 6 / 9 / 14.
 """
 
@@ -24,6 +26,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=2000, help="images per length and generator")
     ap.add_argument("--lengths", default="6,9,14")
+    ap.add_argument("--size", type=int, default=150, help="image side (48: the pathfinder-cpu preset's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=None)
     a = ap.parse_args()
@@ -32,7 +35,7 @@ def main() -> None:
     for length in (int(v) for v in a.lengths.split(",")):
         for balanced in (False, True):
             t0 = time.perf_counter()
-            p = published_params(length, 150, family="paper", balance_distance=balanced)
+            p = published_params(length, a.size, family="paper", balance_distance=balanced)
             _, y, geo = generate_pathfinder(a.n, p, seed=a.seed, split="test", geometry=True, workers=a.workers)
             d = marker_distances(geo)
             pos, neg = d[y == 1], d[y == 0]

@@ -82,3 +82,42 @@ def test_cli_balance_distance(tmp_path, capsys):
     assert "marker distance balanced" in capsys.readouterr().out
     info = json.loads((tmp_path / f"{dataset_name(6)}_neg" / "params.json").read_text())
     assert info["params"]["balance_distance"] is True
+
+
+def test_training_with_balance_distance_records_it_and_sweeps_draw_the_same_way(tmp_path, monkeypatch):
+    """``locrnn train --balance-distance``: the training, validation and sweep images are all drawn
+    balanced; the run's config and its checkpoint (alone, outside its folder) record the setting."""
+    import shutil
+
+    import locrnn.tasks
+
+    drawn = []  # (split, balance_distance) of every generated set
+
+    def recording(n, p, **kw):
+        drawn.append((kw.get("split"), p.balance_distance))
+        return generate_pathfinder(n, p, **kw)
+
+    monkeypatch.setattr(locrnn.tasks, "generate_pathfinder", recording)
+    args = ["train", "--task", "pathfinder", "--balance-distance", "--length", "3", "--image-size", "32"]
+    args += ["--width", "4", "--steps", "2", "--n-train", "16", "--n-val", "8", "--batch-size", "8", "--epochs", "1"]
+    args += ["--progress", "false", "--precision", "fp32", "--device", "cpu", "--out", str(tmp_path), "--name", "r"]
+    assert main(args) == 0
+    run = tmp_path / "r"
+    assert json.loads((run / "config.json").read_text())["balance_distance"] is True
+    assert json.loads((run / "best.json").read_text())["trained_on"]["balance_distance"] is True
+    assert drawn == [("train", True), ("val", True)]
+    shutil.copy(run / "best.safetensors", tmp_path / "alone.safetensors")  # no config.json beside it
+    shutil.copy(run / "best.json", tmp_path / "alone.json")
+    for checkpoint in (str(run), str(tmp_path / "alone")):
+        drawn.clear()
+        sweep = ["sweep", checkpoint, "--sizes", "3", "--steps", "2", "--n", "8", "--device", "cpu"]
+        assert main([*sweep, "--out", str(tmp_path / "sw")]) == 0
+        assert drawn == [("test", True)]
+
+
+def test_balance_distance_is_a_pathfinder_setting():
+    from locrnn.training.config import make_config
+
+    with pytest.raises(ValueError, match="balance_distance must be false"):
+        make_config(None, task="mazes", balance_distance=True)
+    assert make_config("pathfinder-cpu", balance_distance=True).balance_distance is True

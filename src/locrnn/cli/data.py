@@ -42,6 +42,11 @@ def _add_pathfinder(dsub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--preview", action="store_true", help="also save ROOT/<name>_preview.png")
+    p.add_argument(
+        "--balance-distance",
+        action="store_true",
+        help="draw negatives whose marker distance follows the positives' (distance alone then tells nothing)",
+    )
     p.add_argument("--overwrite", action="store_true")
 
 
@@ -60,14 +65,15 @@ def run(args: argparse.Namespace) -> None:
 
 
 def _pathfinder(args: argparse.Namespace) -> None:
-    from ..data.pathfinder import pathfinder_params, preset_params
+    from ..data.pathfinder import preset_params, published_params
     from ..data.pathfinder_write import dataset_name, write_pathfinder
 
     opts = dict(continuity=args.continuity, n_distractors=args.distractors, distractor_length=args.distractor_length)
+    opts["balance_distance"] = args.balance_distance
     if args.preset:
         p = preset_params(args.preset, length=args.length, size=args.size, **opts)
     else:
-        p = pathfinder_params(args.length or 14, args.size, family=args.family, **opts)
+        p = published_params(args.length or 14, args.size, family=args.family, **opts)
     folders = write_pathfinder(
         args.root, p, args.n, seed=args.seed, split=args.split, layout=args.layout, workers=args.workers,
         overwrite=args.overwrite, preview=args.preview, progress=True,

@@ -28,6 +28,7 @@ def add_parser(sub) -> None:
         p.add_argument(
             f"--{name.replace('_', '-')}",
             dest=name,
+            **({"nargs": "?", "const": "true"} if TYPES[name] is bool else {}),  # a bare --flag: true
             metavar=metavar(TYPES[name]),
             help=" ".join(
                 [FIELD_NOTES.get(name, "")] + ([f"(default {f.default!r})"] if not callable(f.default_factory) else [])

@@ -55,6 +55,9 @@ class TrainConfig:
     geometry: Geometry = _f(
         "paper", "pathfinder: paper (hGRU/LocRNN sets, drawn at image_size) | lra (32/64/128/256 px)"
     )
+    balance_distance: bool = _f(
+        False, "pathfinder: each negative's marker distance drawn from the positives' (no distance shortcut)"
+    )
     data_seed: int = 0
     init_from: str | None = _f(None, "start from these weights (a checkpoint of the same model): fine-tuning")
     # optimisation
@@ -200,6 +203,7 @@ def _rules(c: TrainConfig):
     finite = math.isfinite
     root = c.data_root is not None  # with files, 0 samples means all of them
     width = c.model_args.get("width", 1)
+    yield "balance_distance", c.task == "pathfinder" or not c.balance_distance, "false (a pathfinder setting)"
     yield "model_args", type(width) is int and width >= 1, 'a JSON object whose "width" is an integer >= 1'
     for name in ("epochs", "batch_size", "log_every", "ckpt_every"):
         yield name, getattr(c, name) >= 1, "an integer >= 1"

@@ -49,6 +49,7 @@ def validate(
             "size": cfg.size,
             "image_size": cfg.image_size,
             "geometry": cfg.geometry,
+            "balance_distance": cfg.balance_distance,
         }  # the checkpoint alone says it
         save_model(run_dir / "last", net, **meta)
         if acc > pos["best"]:
