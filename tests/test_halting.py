@@ -163,3 +163,13 @@ def test_progress_counts_image_steps(monkeypatch):
     (bar,) = FakeBar.made
     assert bar.closed and bar.n == bar.total == shown["steps_used"].sum()
     assert bar.postfix.startswith("step ") and "running" in bar.postfix and bar.postfix.endswith(" left")
+
+
+def test_state_rule_reads_out_only_where_samples_stop():
+    task = get_task("mazes")
+    model = build_model("locrnn", task="mazes", pretrained="stable").eval()
+    data = ArrayDataset(*generate_mazes(12, 9, seed=2, split="test"))
+    heads = []
+    model.head.register_forward_hook(lambda m, a, out: heads.append(out.shape[0]))
+    res = evaluate_halting(model, data, task, rule="state", tol=0.02, max_steps=60, patience=3, batch_size=12)
+    assert sum(heads) == 12 and len(heads) == len(set(res["steps_used"].tolist()))

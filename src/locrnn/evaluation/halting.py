@@ -93,21 +93,21 @@ def _halt_batch(
     model, x: torch.Tensor, task, max_steps: int, patience: int, rule: str, tol: float, min_steps: int, bar
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run one batch with halting, dropping each sample once it halts; return every sample's
-    answer and the steps it used."""
+    answer and the steps it used. Rule ``prediction`` reads out at every step (it compares
+    answers); rule ``state`` compares what the head sees and reads out only where a sample stops."""
     n = len(x)
     steps_used = torch.full((n,), max_steps, dtype=torch.long, device=x.device)
     answer = None
     ids = torch.arange(n, device=x.device)  # the batch positions of the samples still running
     stable = torch.zeros(n, dtype=torch.long, device=x.device)
-    xs, prev = x, None  # prev: the previous prediction (rule prediction) or readout state (state)
+    xs, prev = x, None  # prev: the previous prediction (rule prediction) or readout features (state)
     drive, state = model.prepare(x)
     for t in range(1, max_steps + 1):
         state = model.step(drive, state, t - 1)
-        logits, h = model.readout(state, return_features=True)
-        pred = task.predict(logits.float(), xs)
-        if answer is None:
-            answer = torch.empty((n, *pred.shape[1:]), dtype=pred.dtype, device=x.device)
-        cur = pred if rule == "prediction" else h.float()
+        if rule == "prediction":
+            cur = task.predict(model.readout(state).float(), xs)
+        else:
+            cur = model.cell.output(state).float()
         if prev is None:
             same = torch.zeros(len(ids), dtype=torch.bool, device=x.device)
         elif rule == "prediction":  # a class per sample (PathFinder) or a map per sample (mazes)
@@ -124,7 +124,13 @@ def _halt_batch(
         if not stop.any():
             prev = cur
             continue
-        answer[ids[stop]] = pred[stop]
+        if rule == "prediction":
+            pred = cur[stop]
+        else:
+            pred = task.predict(model.readout(select_samples(state, stop)).float(), xs[stop])
+        if answer is None:
+            answer = torch.empty((n, *pred.shape[1:]), dtype=pred.dtype, device=x.device)
+        answer[ids[stop]] = pred
         steps_used[ids[stop]] = t
         if bar is not None:
             bar.stop(int(stop.sum()))
