@@ -173,3 +173,21 @@ def test_state_rule_reads_out_only_where_samples_stop():
     model.head.register_forward_hook(lambda m, a, out: heads.append(out.shape[0]))
     res = evaluate_halting(model, data, task, rule="state", tol=0.02, max_steps=60, patience=3, batch_size=12)
     assert sum(heads) == 12 and len(heads) == len(set(res["steps_used"].tolist()))
+
+
+def test_large_maze_benchmark_old_and_new_paths_agree():
+    """benchmarks/large_mazes.py times the old path (whole batch to its last halt, every step read
+    out) beside the new one; both give the same answers and steps."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import large_mazes
+
+    task = get_task("mazes")
+    model = build_model("locrnn", task="mazes", pretrained="stable").eval()
+    rows = large_mazes.score_halting(model, task, 9, 12, max_steps=40, patience=3, dtype=None)
+    rows += large_mazes.score_sweep(model, task, 9, 6, [5, 10, 15], dtype=None)
+    assert all(r["same"] for r in rows)
+    old, new = rows[0], rows[1]
+    assert new["img_steps"] < old["img_steps"]  # halted samples left the batch

@@ -7,6 +7,7 @@ import argparse
 import os
 import re
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -197,9 +198,11 @@ def _cmd_data(args) -> None:
         return _cmd_pathfinder(args)
     size = check_size(args.size)
     _check_new_folder(v2_folder(args.root, args.split, size), args.overwrite)  # before the work
+    t0 = time.perf_counter()
     x, y = generate_mazes(args.n, size, seed=args.seed, split=args.split, workers=args.workers, progress=True)
     folder = write_mazes(args.root, args.split, size, x, y, overwrite=args.overwrite, dtype=args.dtype)
-    print(f"wrote {args.n} mazes of size {size} ({x.shape[-1]}x{x.shape[-1]} px) to {folder}")
+    took = time.perf_counter() - t0
+    print(f"wrote {args.n} mazes of size {size} ({x.shape[-1]}x{x.shape[-1]} px) to {folder} in {took:.1f} s")
 
 
 def _cmd_train(args) -> None:
