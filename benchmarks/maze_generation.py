@@ -50,7 +50,7 @@ def v2_sets(sets: list[tuple[int, int]]) -> list[dict]:
             t0 = time.perf_counter()
             x, y = generate_mazes(n, size, seed=0, split="test")
             t1 = time.perf_counter()
-            write_mazes(root, "test", size, x, y)
+            write_mazes(root, "test", size, x, y, overwrite=True)
             t2 = time.perf_counter()
             mib = (x.nbytes + y.nbytes) / 2**20
             rows.append({"set": f"{n} x {size}x{size}", "generate": t1 - t0, "write": t2 - t1, "mib": mib})
