@@ -10,8 +10,8 @@ Both paths score the same mazes with the same model (``locrnn-mazes-stable``, he
 ``generate_mazes(n, S, seed=7, split="test")``) under the same precision, and must give the same
 accuracy and steps. The default run is short (a few minutes on 2 idle cores: 20 mazes 33x33 and
 2 of 59x59, budget 1000 steps). The issue's set, ``--n33 100 --n59 30 --max-steps 3000``, takes
-hours on 2 cores: the old path runs every maze of a batch until its slowest halts, and one maze
-that never halts keeps the whole batch running to the budget.
+about an hour on 2 cores: the old path runs every maze of a batch until its slowest halts, and one
+maze that never halts keeps the whole batch running to the budget.
 
     .venv/bin/python benchmarks/large_mazes.py [--n33 20] [--n59 2] [--max-steps 1000] [--precision auto]
 """
