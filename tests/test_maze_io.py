@@ -101,3 +101,17 @@ def test_missing_data_is_named(tmp_path):
     (tmp_path / "maze_data_train_9").mkdir()
     with pytest.raises(UserError, match="missing data file .*inputs.npy"):
         load_mazes(tmp_path, "train", 9)
+
+
+def test_a_99x99_set_is_written_quickly_and_says_how_long(tmp_path, capsys):
+    """``locrnn data mazes --size 99 --n 100`` writes a v2 folder and reports the time it took."""
+    import re
+
+    from locrnn.cli import main
+
+    assert main(["data", "mazes", "--size", "99", "--n", "100", "--root", str(tmp_path), "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    took = re.search(r"wrote 100 mazes of size 99 \(204x204 px\) to .* in ([0-9.]+) s", out)
+    assert took and float(took.group(1)) < 60
+    x, y = load_mazes(tmp_path, "train", 99)
+    assert x.shape == (100, 3, 204, 204) and y.shape == (100, 204, 204)

@@ -148,3 +148,15 @@ def test_path_length_distribution_matches_reference_recipe(size):
 def test_bad_sizes(bad):
     with pytest.raises(ValueError, match="odd integer"):
         generate_mazes(1, bad)
+
+
+@pytest.mark.parametrize("size,digest", [(59, "61080664aa87a6d1"), (99, "ddb406346ab42b36")])
+def test_large_mazes_are_pinned_bit_for_bit(size, digest):
+    """The held-out large mazes of the size-extrapolation tables stay the same mazes (sha256 of
+    ``generate_mazes(3, S, seed=7, split="test")``, pinned when 59x59 and 99x99 sets were first
+    measured), and are perfect mazes like the small ones."""
+    import hashlib
+
+    x, y = generate_mazes(3, size, seed=7, split="test", workers=1)
+    assert hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest()[:16] == digest
+    assert x.shape == (3, 3, image_side(size), image_side(size)) and y.shape == (3, image_side(size), image_side(size))

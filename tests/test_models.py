@@ -142,3 +142,26 @@ def test_arguments_are_checked_before_any_layer_is_built():
     with pytest.raises(ValueError, match="does not support task 'pathfinder'"):
         build_model("resnet12", task="pathfinder")
     assert build_model("locrnn", task="mazes", width=None).config["width"] == 64  # None: the default
+
+
+@pytest.mark.parametrize("name,task", CASES)
+def test_samples_can_leave_a_run_midway(name, task):
+    """Drives and states are batch first and samples never mix: dropping samples after a few
+    steps (as halting does) leaves the others' states as in the run of the whole batch."""
+    from locrnn.models.base import select_samples
+
+    model = tiny(name, task).eval()
+    if not model.recurrent:
+        return
+    x = batch(task, n=4)
+    keep = torch.tensor([True, False, True, False])
+    with torch.no_grad():
+        whole = list(model.states(x, 5))
+        drive, state = model.prepare(x)
+        for t in range(5):
+            state = model.step(drive, state, t)
+            if t == 1:
+                drive, state = select_samples(drive, keep), select_samples(state, keep)
+    as_tuple = (lambda s: s) if isinstance(state, tuple) else (lambda s: (s,))
+    for u, v in zip(as_tuple(state), as_tuple(whole[-1])):
+        torch.testing.assert_close(u, v[keep])

@@ -1,8 +1,10 @@
-"""Accuracy at every step count 1..N from one pass per batch: what sweeps and validation score.
+"""Accuracy at many step counts from one pass per batch: what sweeps and validation score.
 
-``model.iterate`` yields the output after each step and nothing is kept, so without gradients
-the memory of a sweep does not grow with N. The trainer validates with it, the sweeps of
-``locrnn.evaluation`` test with it.
+The cell runs to the largest step count asked for (``model.states``) and the head only at the
+step counts asked for (``model.readout``) (a sweep at 100:3000:100 reads out 30 times, not 3000); nothing is kept
+from step to step, so without gradients the memory of a sweep does not grow with the steps. The
+trainer validates with it, the sweeps of ``locrnn.evaluation`` test with it. :class:`StepBar` is
+the progress bar of long runs (thousands of steps on large mazes), here and in halting.
 """
 
 from __future__ import annotations
@@ -38,21 +40,15 @@ def evaluate_steps(
     was_training = model.training
     model.eval()
     wanted = sorted(set(steps)) if steps is not None else None
-    top = max(wanted) if wanted else None
+    top = wanted[-1] if wanted else 1
     sums: dict[int | None, dict[str, float]] = {}
-    bar = None
-    if progress:
-        bar = tqdm(total=len(data), desc=desc or "evaluate", unit="img", leave=False)
+    bar = StepBar(len(data), top, desc=desc or "evaluate") if progress else None
     for start in range(0, len(data), batch_size):
         idx = torch.arange(start, min(start + batch_size, len(data))).numpy()
         x, y = data.batch(idx)
         x, y = x.to(device), y.to(device)
         with autocast if autocast is not None else contextlib.nullcontext():
-            outputs = model.iterate(x, top) if top else iter([model(x)])
-            for t, logits in enumerate(outputs, 1):
-                key = t if wanted else None
-                if wanted and t not in wanted:
-                    continue
+            for key, logits in _outputs(model, x, wanted, bar):
                 logits = logits.float()
                 finite = torch.isfinite(logits).flatten(1).all(1)
                 row = sums.setdefault(key, {"correct": 0.0, "n": 0.0, "nonfinite": 0.0})
@@ -62,7 +58,7 @@ def evaluate_steps(
                 for name, v in task.extra_metrics(logits, x, y).items():
                     row[name] = row.get(name, 0.0) + torch.where(finite, v, 0).sum().item()
         if bar is not None:
-            bar.update(len(x))
+            bar.finish(len(x))
     if bar is not None:
         bar.close()
     model.train(was_training)
@@ -71,6 +67,22 @@ def evaluate_steps(
         n = row.pop("n")
         result[key] = {"accuracy": row.pop("correct") / n, "n": int(n), **{k: v / n for k, v in row.items()}}
     return result
+
+
+def _outputs(model, x: torch.Tensor, wanted: list[int] | None, bar: StepBar | None):
+    """``(t, logits)`` at each step count in ``wanted`` (the head runs only there), or
+    ``(None, logits)`` once for a feed-forward model."""
+    if not wanted:
+        if bar is not None:
+            bar.advance(1, len(x))
+        yield None, model(x)
+        return
+    marks = set(wanted)
+    for t, state in enumerate(model.states(x, wanted[-1]), 1):
+        if bar is not None:
+            bar.advance(1, len(x))
+        if t in marks:
+            yield t, model.readout(state)
 
 
 def best_steps(results: dict[int | None, dict[str, float]]) -> tuple[int | None, float]:
@@ -83,3 +95,42 @@ def first_nonfinite(results: dict[int | None, dict[str, float]]) -> int | None:
     """The first step count at which some output was not finite (None: never)."""
     bad = [k for k, r in results.items() if k is not None and r.get("nonfinite", 0) > 0]
     return min(bad) if bad else None
+
+
+class StepBar:
+    """A tqdm bar over image-steps (one image advanced one step) for runs of many steps.
+
+    It starts from a budget of ``n`` samples x ``max_steps`` steps and shows the step the current
+    batch is at and the samples left; samples that stop early (halting) give back the steps they
+    did not use (:meth:`stop`), so the ETA is an upper bound that tightens as samples finish.
+    """
+
+    def __init__(self, n: int, max_steps: int, *, desc: str) -> None:
+        self.max_steps, self.left, self.t = max_steps, n, 0
+        self.bar = tqdm(total=n * max_steps, desc=desc, unit="img-step", unit_scale=True, leave=False)
+
+    def advance(self, steps: int, running: int) -> None:
+        """``running`` samples advanced by ``steps`` steps."""
+        self.t += steps
+        self.bar.set_postfix_str(f"step {self.t}/{self.max_steps}, {running} running, {self.left} left", refresh=False)
+        self.bar.update(steps * running)
+
+    def stop(self, count: int) -> None:
+        """``count`` samples stopped at the current step (their remaining budget is dropped)."""
+        self.left -= count
+        self.bar.total -= count * (self.max_steps - self.t)
+
+    def ran(self, steps_used: torch.Tensor) -> None:
+        """A batch ran without per-step progress; ``steps_used``: the steps of each of its samples."""
+        done = int(steps_used.sum())
+        self.bar.update(done)
+        self.left -= len(steps_used)
+        self.bar.total -= len(steps_used) * self.max_steps - done
+
+    def finish(self, count: int) -> None:
+        """A batch of ``count`` samples is done: its unused steps are dropped; the next starts at step 0."""
+        self.stop(count)
+        self.t = 0
+
+    def close(self) -> None:
+        self.bar.close()

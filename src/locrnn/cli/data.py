@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 from .checks import at_least, check_new_folder
@@ -59,9 +60,11 @@ def run(args: argparse.Namespace) -> None:
         return _pathfinder(args)
     size = check_size(args.size)
     check_new_folder(v2_folder(args.root, args.split, size), args.overwrite)  # before the work
+    t0 = time.perf_counter()
     x, y = generate_mazes(args.n, size, seed=args.seed, split=args.split, workers=args.workers, progress=True)
     folder = write_mazes(args.root, args.split, size, x, y, overwrite=args.overwrite, dtype=args.dtype)
-    print(f"wrote {args.n} mazes of size {size} ({x.shape[-1]}x{x.shape[-1]} px) to {folder}")
+    took = time.perf_counter() - t0
+    print(f"wrote {args.n} mazes of size {size} ({x.shape[-1]}x{x.shape[-1]} px) to {folder} in {took:.1f} s")
 
 
 def _pathfinder(args: argparse.Namespace) -> None:

@@ -118,6 +118,8 @@ def halting_checkpoint(spec: SweepSpec) -> tuple[list[dict], Path]:
             batch_size=spec.batch_size,
             device=o.rt.device,
             autocast=o.rt.autocast(),
+            progress=spec.progress,
+            desc=f"halting {o.task.difficulty} {d}",
         )
         used[d] = res.pop("steps_used")
         rows.append(

@@ -7,6 +7,11 @@ state, ||h_t - h_{t-1}|| / ||h_t||, has stayed below ``tol`` for ``patience`` st
 that never halts answers at ``max_steps``. Rule ``act``: the model's learned halting head
 (models/act.py, trained with ``--objective act``) decides; the answer is the halting-weighted
 output. No step count is chosen by hand; the steps each sample used are reported.
+
+Compute follows the samples still running: a sample that halts is dropped from the batch (its
+drive and state with it, ``models.base.select_samples``), so a batch whose samples mostly halt
+early costs what its slow samples cost, and the answers are those of running the whole batch to
+the end. No graph and no past states are kept: memory does not grow with the steps.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import torch
 
 from ..data.arrays import ArrayDataset
 from ..io import UserError
+from ..models.base import select_samples
+from ..scoring import StepBar
 
 
 @torch.no_grad()
@@ -34,62 +41,43 @@ def evaluate_halting(
     batch_size: int = 256,
     device: torch.device | str = "cpu",
     autocast=None,
+    progress: bool = False,
+    desc: str = "",
 ) -> dict[str, float | np.ndarray]:
-    """Accuracy with per-sample halting; returns accuracy, mean/median steps and the steps used."""
+    """Accuracy with per-sample halting; returns accuracy, mean/median steps and the steps used.
+
+    With ``progress``, a bar over image-steps shows the step, the samples running and left, and
+    an ETA (an upper bound: every running sample is assumed to go on to ``max_steps``)."""
     if rule not in ("prediction", "state", "act"):
         raise UserError(f"unknown halting rule {rule!r}; choose prediction, state or act")
     if not getattr(model, "recurrent", False):
         raise UserError("halting needs a recurrent model")
     was_training = model.training
     model.eval()
+    bar = StepBar(len(data), max_steps, desc=desc or f"halting ({rule})") if progress else None
     correct, used = [], []
-    for start in range(0, len(data), batch_size):
-        x, y = data.batch(np.arange(start, min(start + batch_size, len(data))))
-        x, y = x.to(device), y.to(device)
-        if rule == "act":
-            from ..models.act import act_forward
-
+    try:
+        for start in range(0, len(data), batch_size):
+            x, y = data.batch(np.arange(start, min(start + batch_size, len(data))))
+            x, y = x.to(device), y.to(device)
             with autocast if autocast is not None else contextlib.nullcontext():
-                res = act_forward(model, x, max_steps)
-            correct.append(task.correct_prediction(task.predict(res.logits.float(), x), x, y).cpu())
-            used.append(res.steps.cpu())
-            continue
-        n = len(x)
-        steps_used = torch.full((n,), max_steps, dtype=torch.long, device=device)
-        answer = None
-        stable = torch.zeros(n, dtype=torch.long, device=device)
-        halted = torch.zeros(n, dtype=torch.bool, device=device)
-        prev_pred = prev_h = None
-        with autocast if autocast is not None else contextlib.nullcontext():
-            for t, state in enumerate(model.states(x, max_steps), 1):
-                logits, h = model.readout(state, return_features=True)
-                logits, h = logits.float(), h.float()
-                pred = task.predict(logits, x)
-                if answer is None:
-                    answer = pred.clone()
-                live = ~halted
-                answer[live] = pred[live]
-                if rule == "prediction":
-                    if prev_pred is None:
-                        same = torch.zeros_like(halted)
-                    else:  # a class per sample (PathFinder) or a map per sample (mazes)
-                        same = (pred == prev_pred).reshape(n, -1).all(1)
+                if rule == "act":
+                    from ..models.act import act_forward
+
+                    res = act_forward(model, x, max_steps)
+                    answer, steps_used = task.predict(res.logits.float(), x), res.steps
+                    if bar is not None:
+                        bar.ran(steps_used)
                 else:
-                    if prev_h is None:
-                        same = torch.zeros_like(halted)
-                    else:
-                        change = (h - prev_h).flatten(1).norm(dim=1) / h.flatten(1).norm(dim=1).clamp_min(1e-6)
-                        same = change < tol
-                stable = torch.where(same, stable + 1, torch.zeros_like(stable))
-                stop = live & (stable >= patience) & (t >= min_steps)
-                steps_used[stop] = t
-                halted |= stop
-                prev_pred, prev_h = pred, h
-                if halted.all():
-                    break
-        correct.append(task.correct_prediction(answer, x, y).cpu())
-        used.append(steps_used.cpu())
-    model.train(was_training)
+                    answer, steps_used = _halt_batch(model, x, task, max_steps, patience, rule, tol, min_steps, bar)
+            correct.append(task.correct_prediction(answer, x, y).cpu())
+            used.append(steps_used.cpu())
+            if bar is not None:
+                bar.finish(0)  # every sample has stopped: the next batch starts at step 0
+    finally:
+        if bar is not None:
+            bar.close()
+        model.train(was_training)
     correct_t, used_t = torch.cat(correct), torch.cat(used).numpy()
     return {
         "accuracy": correct_t.float().mean().item(),
@@ -99,3 +87,56 @@ def evaluate_halting(
         "halted_share": float((used_t < max_steps).mean()),
         "steps_used": used_t,
     }
+
+
+def _halt_batch(
+    model, x: torch.Tensor, task, max_steps: int, patience: int, rule: str, tol: float, min_steps: int, bar
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run one batch with halting, dropping each sample once it halts; return every sample's
+    answer and the steps it used. Rule ``prediction`` reads out at every step (it compares
+    answers); rule ``state`` compares what the head sees and reads out only where a sample stops."""
+    n = len(x)
+    steps_used = torch.full((n,), max_steps, dtype=torch.long, device=x.device)
+    answer = None
+    ids = torch.arange(n, device=x.device)  # the batch positions of the samples still running
+    stable = torch.zeros(n, dtype=torch.long, device=x.device)
+    xs, prev = x, None  # prev: the previous prediction (rule prediction) or readout features (state)
+    drive, state = model.prepare(x)
+    for t in range(1, max_steps + 1):
+        state = model.step(drive, state, t - 1)
+        if rule == "prediction":
+            cur = task.predict(model.readout(state).float(), xs)
+        else:
+            cur = model.cell.output(state).float()
+        if prev is None:
+            same = torch.zeros(len(ids), dtype=torch.bool, device=x.device)
+        elif rule == "prediction":  # a class per sample (PathFinder) or a map per sample (mazes)
+            same = (cur == prev).reshape(len(ids), -1).all(1)
+        else:
+            change = (cur - prev).flatten(1).norm(dim=1) / cur.flatten(1).norm(dim=1).clamp_min(1e-6)
+            same = change < tol
+        stable = torch.where(same, stable + 1, torch.zeros_like(stable))
+        stop = (stable >= patience) & (t >= min_steps)
+        if t == max_steps:
+            stop = torch.ones_like(stop)
+        if bar is not None:
+            bar.advance(1, len(ids))
+        if not stop.any():
+            prev = cur
+            continue
+        if rule == "prediction":
+            pred = cur[stop]
+        else:
+            pred = task.predict(model.readout(select_samples(state, stop)).float(), xs[stop])
+        if answer is None:
+            answer = torch.empty((n, *pred.shape[1:]), dtype=pred.dtype, device=x.device)
+        answer[ids[stop]] = pred
+        steps_used[ids[stop]] = t
+        if bar is not None:
+            bar.stop(int(stop.sum()))
+        keep = ~stop
+        if not keep.any():
+            break
+        ids, stable, prev, xs = ids[keep], stable[keep], cur[keep], xs[keep]
+        drive, state = select_samples(drive, keep), select_samples(state, keep)
+    return answer, steps_used

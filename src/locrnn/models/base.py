@@ -10,7 +10,11 @@ A *recurrent* model is ``stem -> cell (iterated) -> head``:
   omitted: :meth:`RecurrentNet.resolve_steps` is the one place that says so);
   ``model.states(x, steps, state=None, start=0)`` yields every state and ``model.iterate(x, steps)``
   every readout, so a sweep over 1..N steps costs one pass and, without gradients, memory that
-  does not grow with N.
+  does not grow with N (each state is dropped once the next is made). Scoring reads out only at
+  the step counts it is asked for: ``states`` and ``readout(state)`` at those.
+* Drives and states are tensors or (nested) tuples of tensors, batch first, and samples never
+  mix (norms are per sample at test time), so :func:`select_samples` may drop samples from a run
+  midway (halting drops the samples that are done).
 
 A *feed-forward* model declares ``recurrent = False``; asking it for a step count is an error.
 """
@@ -38,6 +42,16 @@ def check_input(x: torch.Tensor, in_channels: int) -> None:
         raise ValueError(f"expected an input of shape (batch, {in_channels}, H, W), got shape {tuple(x.shape)}")
     if x.shape[1] != in_channels:
         raise ValueError(f"expected {in_channels} input channels, got {x.shape[1]} (input shape {tuple(x.shape)})")
+
+
+def select_samples(value: Any, keep: torch.Tensor) -> Any:
+    """``value`` (a drive or state: a tensor or nested tuples/lists of tensors, batch first)
+    restricted to the samples ``keep`` (a boolean mask or indices); anything else is kept as is."""
+    if isinstance(value, torch.Tensor):
+        return value[keep]
+    if isinstance(value, (tuple, list)):
+        return type(value)(select_samples(v, keep) for v in value)
+    return value
 
 
 class RecurrentCell(nn.Module):
@@ -91,13 +105,16 @@ class RecurrentNet(nn.Module):
         drive = self.cell.prepare(features)
         return drive, self.cell.init_state(features) if state is None else state
 
+    def step(self, drive: Any, state: State, t: int) -> State:
+        """One iteration: the state after step ``t + 1`` from ``state``, reached after ``t`` steps."""
+        if self.checkpoint_steps and torch.is_grad_enabled():
+            return torch.utils.checkpoint.checkpoint(self.cell, drive, state, t, use_reentrant=False)
+        return self.cell(drive, state, t)
+
     def run(self, drive: Any, state: State, steps: int, start: int = 0) -> Iterator[State]:
         """Yield the states after steps ``start + 1 .. start + steps`` from ``state`` (nothing is kept)."""
         for t in range(start, start + steps):
-            if self.checkpoint_steps and torch.is_grad_enabled():
-                state = torch.utils.checkpoint.checkpoint(self.cell, drive, state, t, use_reentrant=False)
-            else:
-                state = self.cell(drive, state, t)
+            state = self.step(drive, state, t)
             yield state
 
     def states(
