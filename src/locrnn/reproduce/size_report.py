@@ -36,7 +36,7 @@ def size_table(halting: list[dict], rows: list[dict]) -> list[str]:
             f"| {h['model']} | {h['difficulty']} | {h['n']} | {fmt_pct(h['accuracy'])} | "
             f"{h['mean_steps']:.0f} / {h['median_steps']:.0f} | {fmt_pct(h['halted_share'])} | "
             f"{fmt_pct(h.get('halted_accuracy'))} | {sw[0]['n']} | {fmt_pct(acc)} ({steps}) | "
-            f"{fmt_pct(last['accuracy'])} ({last['steps']}) | {h["seconds"]:.1f} + {sw[0]["seconds"]:.1f} | "
+            f"{fmt_pct(last['accuracy'])} ({last['steps']}) | {h['seconds']:.1f} + {sw[0]['seconds']:.1f} | "
             f"{h['load_avg']:.1f} |"
         )
     return lines
