@@ -47,7 +47,8 @@ def add_parser(sub) -> None:
         nargs="+",
         default=(),
         metavar="NAME",
-        help="test these shipped checkpoints (e.g. locrnn-mazes-stable locrnn-mazes) instead of training the runs",
+        help="test these shipped checkpoints (e.g. locrnn-mazes-stable locrnn-mazes) or checkpoint paths "
+        "instead of training the runs",
     )
     g.add_argument("--progress", action="store_true", help="a progress bar per size (steps, mazes left, ETA)")
 

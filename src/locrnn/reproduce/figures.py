@@ -63,8 +63,8 @@ VARIANTS: dict[str, dict] = {
     # learned adaptive computation time (AdRNN): a halting head, a budget of 30 steps, ponder cost 0.1
     "act": {"objective": "act", "max_steps": 30},
     # DeepThinking's maze recipe for dt_recall (../shared/reference/mazes.md 3b-3c): progressive loss
-    # with alpha 0.01, 30 training steps, Adam lr 1e-3, weight decay 2e-4, no clipping. Their lr / 30
-    # for the recurrent block and 10-epoch exponential warm-up are not TrainConfig settings yet.
+    # with alpha 0.01, 30 training steps, Adam lr 1e-3, weight decay 2e-4. Not yet here: their lr / 30
+    # for the recurrent block, 10-epoch exponential warm-up and no clipping (a recipe keeps clip 1).
     "deepthinking": {
         "objective": "progressive",
         "alpha": 0.01,
@@ -72,7 +72,6 @@ VARIANTS: dict[str, dict] = {
         "optimizer": "adam",
         "lr": 1e-3,
         "weight_decay": 2e-4,
-        "clip": None,
     },
 }
 STABILITY_VARIANTS = ("paper", "progressive", "random", "deep", "penalty", "longreach", "longreach10")

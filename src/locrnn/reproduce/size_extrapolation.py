@@ -5,7 +5,8 @@ per model and size, with the seconds it took and the load average), ``rows.csv``
 ``accuracy_vs_size.png``, ``accuracy_vs_steps_<S>.png`` per size and ``README.md``.
 
 The models are the figure's runs (trained first where missing, as every figure's), or checkpoints
-shipped with locrnn (``pretrained``, e.g. ``locrnn-mazes-stable``): then nothing is trained.
+shipped with locrnn (``pretrained``, e.g. ``locrnn-mazes-stable``, or a checkpoint's path): then
+nothing is trained.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 from ..evaluation import SweepSpec, halting_checkpoint, sweep_checkpoint
 from ..evaluation.rows import write_rows
 from ..io import load_json, save_json
-from ..models.hub import pretrained_path
+from ..models.hub import list_pretrained, pretrained_path, resolve_checkpoint
 from ..plots import plot_accuracy_vs_size, plot_size_steps
 from ..runtime import pick_dtype
 from .cache import cached_rows
@@ -61,7 +62,7 @@ def machine() -> str:
 def models_under_test(fig: Figure, scale: str, root: Path, pretrained: Sequence[str], log=print) -> list[Tested]:
     """The shipped checkpoints ``pretrained`` if any, else the figure's runs (trained if missing)."""
     if pretrained:
-        return [Tested(pretrained_path(name), name, name) for name in pretrained]
+        return [_checkpoint(name) for name in pretrained]
     tested = []
     for run in fig.runs:
         if not finished(run, scale, root):
@@ -72,15 +73,29 @@ def models_under_test(fig: Figure, scale: str, root: Path, pretrained: Sequence[
     return tested
 
 
+def _checkpoint(name: str) -> Tested:
+    """A shipped checkpoint by name (``locrnn-mazes-stable``), else a checkpoint's path."""
+    if name in list_pretrained():
+        return Tested(pretrained_path(name), name, name)
+    stem = resolve_checkpoint(name)
+    key = stem.name if stem.name not in ("best", "last") else f"{stem.parent.name}-{stem.name}"
+    return Tested(stem, key, key)
+
+
 def _timed(compute, stem: str, folder: Path):
-    """``compute``'s rows with the seconds it took and the 1-minute load average at its start,
-    rewritten to ``folder/<stem>.json`` (the cache reads that file)."""
+    """``compute``'s rows with the seconds it took, the CPU seconds of this process (what a shared
+    machine's load does not inflate) and the 1-minute load average at its start, rewritten to
+    ``folder/<stem>.json`` (the cache reads that file)."""
 
     def run() -> list[dict]:
-        load, start = os.getloadavg()[0], time.time()
+        load, start, cpu = os.getloadavg()[0], time.time(), time.process_time()
         rows = compute()
         for r in rows:
-            r.update(seconds=round(time.time() - start, 1), load_avg=round(load, 2))
+            r.update(
+                seconds=round(time.time() - start, 1),
+                cpu_seconds=round(time.process_time() - cpu, 1),
+                load_avg=round(load, 2),
+            )
         write_rows(rows, folder, stem=stem)
         return rows
 
@@ -136,8 +151,8 @@ def make_size_figure(
     models = models_under_test(fig, scale, root, pretrained, log)
     tests = [t if n_test is None else _capped(t, n_test) for t in fig.extra["tests"]]
     halting, rows = [], []
-    for m in models:
-        for t in tests:
+    for t in tests:  # size by size, every model: an interrupted run has the small sizes of all
+        for m in models:
             h, r = test_size(m, t, out / "sizes" / m.key / str(t.size), progress=progress)
             halting.append(h)
             rows += r

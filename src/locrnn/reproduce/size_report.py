@@ -25,8 +25,8 @@ def size_table(halting: list[dict], rows: list[dict]) -> list[str]:
     lines = [
         "| model | size | mazes | accuracy (halting) | mean / median steps | halted before budget "
         "| accuracy of those halted | swept mazes | best sweep (steps) | sweep at budget | seconds (halting + sweep) "
-        "| load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| CPU seconds | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for h in halting:
         sw = [r for r in rows if r["run"] == h["run"] and r["difficulty"] == h["difficulty"]]
@@ -37,7 +37,7 @@ def size_table(halting: list[dict], rows: list[dict]) -> list[str]:
             f"{h['mean_steps']:.0f} / {h['median_steps']:.0f} | {fmt_pct(h['halted_share'])} | "
             f"{fmt_pct(h.get('halted_accuracy'))} | {sw[0]['n']} | {fmt_pct(acc)} ({steps}) | "
             f"{fmt_pct(last['accuracy'])} ({last['steps']}) | {h['seconds']:.1f} + {sw[0]['seconds']:.1f} | "
-            f"{h['load_avg']:.1f} |"
+            f"{h.get('cpu_seconds', 0) + sw[0].get('cpu_seconds', 0):.0f} | {h['load_avg']:.1f} |"
         )
     return lines
 
