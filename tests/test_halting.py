@@ -49,6 +49,12 @@ def test_halting_matches_a_per_sample_replay(rule):
     assert (res["steps_used"] == used).all()
     assert res["accuracy"] == pytest.approx(np.mean(correct))
     assert res["mean_steps"] == pytest.approx(res["steps_used"].mean())
+    halted = used < max_steps
+    assert res["halted_share"] == pytest.approx(halted.mean())
+    if halted.any():  # the accuracy of the samples that halted before the budget
+        assert res["halted_accuracy"] == pytest.approx(correct[halted].mean())
+    else:
+        assert np.isnan(res["halted_accuracy"])
 
 
 @pytest.mark.parametrize("rule,tol", [("prediction", 0.0), ("state", 0.02)])

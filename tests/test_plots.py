@@ -59,3 +59,16 @@ def test_a_drawing_that_fails_keeps_the_previous_file(tmp_path, monkeypatch):
         plots.plot_sweep(_rows()[:3], path)
     assert path.read_bytes() == before
     _png_only(tmp_path, ["sweep.png"])
+
+
+def test_size_extrapolation_drawings_write_pngs_from_halting_and_sweep_rows(tmp_path):
+    halting = [
+        dict(model=m, difficulty=d, accuracy=a, mean_steps=s, max_steps=50 * d)
+        for m, k in (("locrnn", 1.0), ("locrnn (contractive)", 0.5))
+        for d, a, s in ((9, 0.98 * k, 40), (19, 0.4 * k, 300), (59, 0.0, 2950))
+    ]
+    sweep = [dict(model=h["model"], difficulty=19, steps=s, accuracy=0.1 * i) for i, s in enumerate((10, 100, 950))
+             for h in halting[:2]]  # fmt: skip
+    plots.plot_accuracy_vs_size(halting, tmp_path / "accuracy_vs_size.png", title="size")
+    plots.plot_size_steps(sweep, [h for h in halting if h["difficulty"] == 19], tmp_path / "steps_19.png", title="19")
+    _png_only(tmp_path, ["accuracy_vs_size.png", "steps_19.png"])

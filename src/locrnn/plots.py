@@ -225,3 +225,51 @@ def plot_predictions(
         ax.set_yticks([])
     fig.suptitle(title, fontsize=9)
     return _save(fig, path)
+
+
+def plot_accuracy_vs_size(halting: list[dict], path: str | os.PathLike, *, title: str = "") -> Path:
+    """Size extrapolation: accuracy with halting by maze size (left) and the mean steps halting
+    used (right, log scale, the budget dashed), one line per model."""
+    fig, (acc_ax, steps_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
+    models = list(dict.fromkeys(r["model"] for r in halting))
+    for i, m in enumerate(models):
+        pts = sorted((int(r["difficulty"]), r) for r in halting if r["model"] == m)
+        sizes = [s for s, _ in pts]
+        colour = plt.cm.tab10(i % 10)
+        acc_ax.plot(sizes, [100 * float(r["accuracy"]) for _, r in pts], "o-", color=colour, label=m)
+        steps_ax.plot(sizes, [float(r["mean_steps"]) for _, r in pts], "o-", color=colour, label=m)
+    budget = sorted({(int(r["difficulty"]), int(r["max_steps"])) for r in halting})
+    steps_ax.plot([b[0] for b in budget], [b[1] for b in budget], "k--", lw=1, label="budget")
+    acc_ax.set_ylim(-2, 102)
+    acc_ax.set_ylabel("accuracy with halting (%)")
+    steps_ax.set_yscale("log")
+    steps_ax.set_ylabel("mean steps used")
+    for ax in (acc_ax, steps_ax):
+        ax.set_xlabel("maze size (trained on 9)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, path)
+
+
+def plot_size_steps(rows: list[dict], halting: list[dict], path: str | os.PathLike, *, title: str = "") -> Path:
+    """Accuracy vs test-time steps on one maze size (log steps), one line per model; a star marks
+    each model's accuracy with halting at the mean steps it used."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    models = list(dict.fromkeys(r["model"] for r in rows + halting))
+    for i, m in enumerate(models):
+        colour = plt.cm.tab10(i % 10)
+        pts = sorted((int(r["steps"]), 100 * float(r["accuracy"])) for r in rows if r["model"] == m)
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", ms=3, color=colour, label=m)
+        for h in (h for h in halting if h["model"] == m):
+            ax.plot([float(h["mean_steps"])], [100 * float(h["accuracy"])], "*", ms=12, color=colour, mec="k")
+    ax.set_xscale("log")
+    ax.set_xlabel("test-time recurrent steps (star: with halting, at its mean steps)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return _save(fig, path)

@@ -14,7 +14,8 @@ def add_parser(sub) -> None:
     r = sub.add_parser("reproduce", help="train, sweep and report the paper's figures")
     r.add_argument(
         "figure",
-        help="fig1, fig2, fig3a, fig3b, fig4, fig7, all, or stability / stability-long (beyond the paper); "
+        help="fig1, fig2, fig3a, fig3b, fig4, fig7, all, or stability / stability-long / size-extrapolation "
+        "(beyond the paper); "
         "or one run's name (e.g. pathfinder6-convgru-s0) to train just that run",
     )
     r.add_argument(
@@ -36,14 +37,31 @@ def add_parser(sub) -> None:
         help="train this many missing runs side by side, each in its own process with its share of the cores",
     )
 
+    g = r.add_argument_group("size-extrapolation")
+    g.add_argument("--large", action="store_true", help="also test 99x99 mazes (always at paper scale)")
+    g.add_argument(
+        "--dt", action="store_true", help="also dt_recall with DeepThinking's recipe (always at paper scale)"
+    )
+    g.add_argument(
+        "--pretrained",
+        nargs="+",
+        default=(),
+        metavar="NAME",
+        help="test these shipped checkpoints (e.g. locrnn-mazes-stable locrnn-mazes) or checkpoint paths "
+        "instead of training the runs",
+    )
+    g.add_argument("--progress", action="store_true", help="a progress bar per size (steps, mazes left, ETA)")
+
 
 def run(args: argparse.Namespace) -> None:
-    from ..reproduce import EXPERIMENTS, FIGURES, ensure_trained, figure, find_run, make_figure
+    from ..reproduce import EXPERIMENTS, FIGURES, ensure_trained, figure, find_run, make_figure, make_size_figure
     from ..reproduce.parallel import train_side_by_side
     from ..reproduce.runs import train_under_torchrun
 
     at_least(args, seeds=1, n_test=1, jobs=1)
     root, distributed = Path(args.root), int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if args.figure != "size-extrapolation" and (args.large or args.dt or args.pretrained):
+        raise UserError("--large, --dt and --pretrained are settings of size-extrapolation only")
     if args.figure != "all" and args.figure not in EXPERIMENTS:  # one run, by name
         run = find_run(args.figure, scale=args.scale, seeds=args.seeds)
         if distributed:
@@ -54,8 +72,8 @@ def run(args: argparse.Namespace) -> None:
     names = list(FIGURES) if args.figure == "all" else [args.figure]
     if args.figure == "all" and args.task:  # every figure that has runs of that task
         names = [n for n in names if any(r.task == args.task for r in figure(n, scale=args.scale).runs)]
-    figs = [figure(name, seeds=args.seeds, task=args.task, scale=args.scale) for name in names]
-    runs = [r for fig in figs for r in fig.runs]
+    figs = [_figure(name, args) for name in names]
+    runs = [r for fig in figs for r in fig.runs if not (fig.kind == "size" and args.pretrained)]
     if args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     if distributed:  # all processes train every run together; rank 0 alone then sweeps and reports
@@ -64,5 +82,19 @@ def run(args: argparse.Namespace) -> None:
     else:
         train_side_by_side(runs, args.scale, root, args.jobs)
     for name, fig in zip(names, figs):
-        out = make_figure(fig, scale=args.scale, root=root, n_test=args.n_test)
+        if fig.kind == "size":
+            out = make_size_figure(
+                fig, scale=args.scale, root=root, n_test=args.n_test, pretrained=args.pretrained, progress=args.progress
+            )
+        else:
+            out = make_figure(fig, scale=args.scale, root=root, n_test=args.n_test)
         print(f"{name}: {out / 'README.md'}")
+
+
+def _figure(name: str, args: argparse.Namespace):
+    """The experiment ``name`` as the flags ask for it (size-extrapolation: its own flags)."""
+    from ..reproduce import figure, size_figure
+
+    if name == "size-extrapolation":
+        return size_figure(args.seeds, args.scale, large=args.large, dt=args.dt)
+    return figure(name, seeds=args.seeds, task=args.task, scale=args.scale)

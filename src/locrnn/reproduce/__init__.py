@@ -1,9 +1,10 @@
 """``locrnn reproduce``: the paper's figures as data, trained, swept and reported."""
 
-from .figures import EXPERIMENTS, FIGURES, VARIANTS, Figure, Run, Sweep, figure, find_run
+from .figures import EXPERIMENTS, FIGURES, VARIANTS, Figure, Run, Sweep, figure, find_run, size_figure
 from .make import make_figure
 from .recipes import recipe
 from .runs import ensure_trained
+from .size_extrapolation import make_size_figure
 
 __all__ = [
     "EXPERIMENTS",
@@ -16,5 +17,7 @@ __all__ = [
     "figure",
     "find_run",
     "make_figure",
+    "make_size_figure",
     "recipe",
+    "size_figure",
 ]

@@ -7,6 +7,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from ..io import UserError
+from .sizes import SIZE_DT, SIZE_TRAIN, SIZE_VARIANTS, size_tests
 
 MAZE_SIZES = (9, 11, 13)
 # Fig. 1 at quick scale: the sizes a CPU-sized run learns with the same data for every model
@@ -61,7 +62,20 @@ VARIANTS: dict[str, dict] = {
     },
     # learned adaptive computation time (AdRNN): a halting head, a budget of 30 steps, ponder cost 0.1
     "act": {"objective": "act", "max_steps": 30},
+    # DeepThinking's maze recipe for dt_recall (../shared/reference/mazes.md 3b-3c): progressive loss
+    # with alpha 0.01, 30 training steps, Adam lr 1e-3, weight decay 2e-4. Not yet here: their lr / 30
+    # for the recurrent block, 10-epoch exponential warm-up and no clipping (a recipe keeps clip 1).
+    "deepthinking": {
+        "objective": "progressive",
+        "alpha": 0.01,
+        "steps": 30,
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "weight_decay": 2e-4,
+    },
 }
+STABILITY_VARIANTS = ("paper", "progressive", "random", "deep", "penalty", "longreach", "longreach10")
+STABILITY_VARIANTS += ("fixedpoint", "contractive", "act")  # LocRNN's objectives of docs/stability.md
 
 
 @dataclass(frozen=True)
@@ -102,7 +116,7 @@ class Figure:
     runs: tuple[Run, ...]
     sweeps: tuple[Sweep, ...]
     claims: tuple[str, ...]
-    kind: str  # bars | steps | efficiency | predictions
+    kind: str  # bars | steps | efficiency | predictions | size
     extra: dict = field(default_factory=dict)
     task: str | None = None  # only this task's runs (``only_task``)
 
@@ -229,7 +243,7 @@ def _figure(name: str, seeds: int, scale: str) -> Figure:
             "steps",
         )
     if name == "stability":
-        runs = [Run("locrnn", "mazes", 9, k, v) for v in VARIANTS for k in s]
+        runs = [Run("locrnn", "mazes", 9, k, v) for v in STABILITY_VARIANTS for k in s]
         return Figure(
             "stability",
             "Stable extrapolation: LocRNN trained on 9x9 mazes with each objective, tested on 9/11/13",
@@ -250,7 +264,34 @@ def _figure(name: str, seeds: int, scale: str) -> Figure:
             ("(Sec. 5.4, open problem) LocRNN's accuracy collapses when it runs many more steps than trained.",),
             "steps",
         )
+    if name == "size-extrapolation":
+        return size_figure(seeds, scale)
     raise UserError(f"unknown figure {name!r}; choose one of: {', '.join(EXPERIMENTS)}, all")
+
+
+def size_figure(seeds: int = 1, scale: str = "quick", *, large: bool = False, dt: bool = False) -> Figure:
+    """Size extrapolation (reproduce/sizes.py): LocRNN trained on 9x9 mazes with the paper's
+    objective and the contractive recipe, tested with halting on 9..59 (99 with ``large``), and
+    swept at a sparse grid per size. ``dt`` (always at paper scale) adds dt_recall with
+    DeepThinking's recipe, the anchor of issue #18."""
+    models = SIZE_VARIANTS + ((SIZE_DT,) if dt or scale == "paper" else ())
+    runs = tuple(Run(m, "mazes", SIZE_TRAIN, k, v) for m, v in models for k in range(seeds))
+    tests = size_tests(scale, large)
+    return Figure(
+        "size-extrapolation",
+        f"Size extrapolation: trained on {SIZE_TRAIN}x{SIZE_TRAIN} mazes, tested with halting on "
+        + "/".join(str(t.size) for t in tests),
+        runs,
+        tuple(Sweep(r, (t.size,), t.grid) for r in runs for t in tests),
+        (
+            "(issue #18) DeepThinking's recall net trained on 9x9 mazes solves 100% of 100 mazes at every "
+            "size 9..99 by running 3,000 iterations (Knutson et al., on Bansal et al. 2022's model).",
+            "(issue #18) the contractive LocRNN keeps 98.3% on 9x9 to 600 steps, but only 45% on 19x19 "
+            "and 3-8% on 33x33 (best over 30-400 steps, fp32, 40 mazes).",
+        ),
+        "size",
+        {"tests": tests},
+    )
 
 
 def only_task(fig: Figure, task: str | None) -> Figure:
@@ -282,4 +323,4 @@ def find_run(key: str, scale: str = "paper", seeds: int = 1) -> Run:
 
 LONG_VARIANTS = ("paper", "longreach", "fixedpoint", "contractive")  # stability-long; the last on every size
 FIGURES = ("fig1", "fig2", "fig3a", "fig3b", "fig4", "fig7")
-EXPERIMENTS = FIGURES + ("stability", "stability-long")
+EXPERIMENTS = FIGURES + ("stability", "stability-long", "size-extrapolation")
