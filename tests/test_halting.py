@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from fakes import FakeBar
 from locrnn.data.arrays import ArrayDataset
 from locrnn.data.mazes import generate_mazes
 from locrnn.evaluation.halting import evaluate_halting
@@ -133,25 +134,6 @@ def test_memory_does_not_grow_with_steps():
     assert (res["steps_used"] == 300).all() and len(calls) == 300
     assert max(alive for _, alive, _ in calls) <= 3
     assert not any(grad for _, _, grad in calls)
-
-
-class FakeBar:
-    """Stands in for tqdm: keeps the count, the total and the last postfix."""
-
-    made: list = []
-
-    def __init__(self, total, **kw):
-        self.total, self.n, self.postfix, self.closed = total, 0, "", False
-        FakeBar.made.append(self)
-
-    def update(self, k):
-        self.n += k
-
-    def set_postfix_str(self, s, refresh=True):
-        self.postfix = s
-
-    def close(self):
-        self.closed = True
 
 
 def test_progress_counts_image_steps(monkeypatch):

@@ -3,20 +3,12 @@
 import csv
 import json
 
+from fakes import sweep_results
 from locrnn.evaluation.rows import sweep_rows, write_rows
 
 
-def _results():
-    return {
-        4: {"accuracy": 0.5, "n": 10, "nonfinite": 0.0},
-        1: {"accuracy": 0.1, "n": 10, "nonfinite": 0.0},
-        8: {"accuracy": 0.8, "n": 10, "nonfinite": 0.0},
-        12: {"accuracy": 0.8, "n": 10, "nonfinite": 0.2},
-    }
-
-
 def test_sweep_rows_come_in_step_order_with_the_runs_columns():
-    rows = sweep_rows("r", "locrnn", "mazes", 13, _results(), 4)
+    rows = sweep_rows("r", "locrnn", "mazes", 13, sweep_results(), 4)
     assert [r["steps"] for r in rows] == [1, 4, 8, 12]
     assert rows[0] == {"run": "r", "model": "locrnn", "task": "mazes", "difficulty": 13, "steps": 1,
                        "trained_steps": 4, "accuracy": 0.1, "n": 10, "nonfinite": 0.0}  # fmt: skip

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from fakes import FakeBar
 from locrnn.data.arrays import ArrayDataset
 from locrnn.data.mazes import generate_mazes
 from locrnn.metrics import maze_correct
@@ -98,23 +99,6 @@ def test_memory_does_not_grow_with_steps():
     evaluate_steps(model, data, task, [1, 150, 300])
     assert len(alive) == 300
     assert max(n for n, _ in alive) <= 3 and not any(g for _, g in alive)
-
-
-class FakeBar:
-    made: list = []
-
-    def __init__(self, total, **kw):
-        self.total, self.n, self.postfix, self.closed = total, 0, "", False
-        FakeBar.made.append(self)
-
-    def update(self, k):
-        self.n += k
-
-    def set_postfix_str(self, s, refresh=True):
-        self.postfix = s
-
-    def close(self):
-        self.closed = True
 
 
 def test_progress_counts_image_steps(monkeypatch):

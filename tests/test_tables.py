@@ -1,20 +1,12 @@
 """Plain-text tables of sweep and halting rows (evaluation/tables.py)."""
 
+from fakes import sweep_results
 from locrnn.evaluation.rows import sweep_rows
 from locrnn.evaluation.tables import fmt_pct, halting_table, summary_table
 
 
-def _results():
-    return {
-        4: {"accuracy": 0.5, "n": 10, "nonfinite": 0.0},
-        1: {"accuracy": 0.1, "n": 10, "nonfinite": 0.0},
-        8: {"accuracy": 0.8, "n": 10, "nonfinite": 0.0},
-        12: {"accuracy": 0.8, "n": 10, "nonfinite": 0.2},
-    }
-
-
 def test_the_summary_table_reads_trained_best_last_and_the_onset_of_non_finite_outputs():
-    rows = sweep_rows("r", "locrnn", "mazes", 13, _results(), 4)
+    rows = sweep_rows("r", "locrnn", "mazes", 13, sweep_results(), 4)
     rows += sweep_rows("f", "resnet12", "mazes", 9, {None: {"accuracy": 0.3, "n": 5}}, None)
     header, line, ff = summary_table(rows).splitlines()
     assert header.split() == ["difficulty", "@trained", "best", "@best", "max", "steps", "@max", "non-finite", "from"]
