@@ -165,3 +165,15 @@ def test_samples_can_leave_a_run_midway(name, task):
     as_tuple = (lambda s: s) if isinstance(state, tuple) else (lambda s: (s,))
     for u, v in zip(as_tuple(state), as_tuple(whole[-1])):
         torch.testing.assert_close(u, v[keep])
+
+
+def test_a_gated_update_takes_mixed_dtypes_as_cuda_autocast_gives_them():
+    """Under CUDA autocast LocRNN's candidates are bf16 and its gate and state fp32 (GroupNorm runs
+    in fp32 there); the update is done in fp32 and equals (1 - g) * old + g * new."""
+    from locrnn.models.layers import blend
+
+    old, new, gate = torch.rand(2, 3, 4, 4), torch.rand(2, 3, 4, 4).bfloat16(), torch.rand(2, 3, 4, 4)
+    out = blend(old, new, gate)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, (1 - gate) * old + gate * new.float())
+    assert blend(old.bfloat16(), new, gate.bfloat16()).dtype == torch.bfloat16

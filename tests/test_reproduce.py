@@ -354,3 +354,43 @@ def test_the_sweep_cache_reuses_rows_until_the_parameters_or_the_checkpoint_chan
     os.utime(ck.with_suffix(".safetensors"), (stat.st_atime, stat.st_mtime + 10))  # retrained
     _, now = cached_rows(tmp_path / "sweep", "sweep", {"n": 16}, ck, lambda: compute("d"))
     assert now and calls == ["a", "c", "d"]
+
+
+def test_a_time_budget_enters_the_recipe_and_travels_to_the_processes_that_train_side_by_side(tmp_path):
+    """``--time-budget`` (the paper's recipes in a short GPU lease) is part of a run's recipe: a
+    budgeted run is neither reused as a full one nor the reverse; ``--compile`` only says how."""
+    from locrnn.io import UserError
+    from locrnn.reproduce.figures import Run
+    from locrnn.reproduce.recipes import RunOptions
+    from locrnn.reproduce.runs import ensure_trained
+
+    run, quiet = Run("locrnn", "mazes", 5, 0), (lambda *a: None)
+    opts = RunOptions(time_budget=30.0, compile=False)
+    cfg = recipe(run, "paper", opts)
+    assert (cfg.time_budget, cfg.compile, cfg.epochs) == (30.0, False, recipe(run, "paper").epochs)
+    assert opts.flags() == ["--time-budget", "30", "--compile", "off"]
+    assert RunOptions().flags() == [] and RunOptions(compile=True).flags() == ["--compile", "on"]
+    folder = ensure_trained(run, "smoke", tmp_path, quiet, RunOptions(time_budget=60.0))
+    assert json.loads((folder / "config.json").read_text())["time_budget"] == 60.0
+    assert ensure_trained(run, "smoke", tmp_path, quiet, RunOptions(time_budget=60.0, compile=False)) == folder
+    with pytest.raises(UserError, match=r"another recipe: time_budget=60.0 \(recipe: None\)"):
+        ensure_trained(run, "smoke", tmp_path, quiet)
+
+
+def test_a_budgeted_runs_page_says_how_much_of_its_recipe_it_trained(tmp_path):
+    from locrnn.reproduce.report import budget_lines
+
+    run = tmp_path / "mazes11-locrnn-s0"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"time_budget": 350.0, "epochs": 50, "n_train": 40000}))
+    summary = {"images": 271360, "images_per_second": 769.2, "best_val_accuracy": 0.991}
+    (run / "summary.json").write_text(json.dumps(summary))
+    lines = budget_lines({"mazes11-locrnn-s0": run})
+    assert "| mazes11-locrnn-s0 | 350 s | 271,360 of 2,000,000 (14%) | 769 | 99.1% |" in lines
+    (run / "config.json").write_text(json.dumps({"time_budget": None, "epochs": 50, "n_train": 40000}))
+    assert budget_lines({"mazes11-locrnn-s0": run}) == []
+
+
+def test_reproduce_refuses_a_time_budget_that_is_not_positive(capsys):
+    assert main(["reproduce", "fig2", "--scale", "smoke", "--time-budget", "0"]) == 2
+    assert "--time-budget must be a positive number of seconds" in capsys.readouterr().err

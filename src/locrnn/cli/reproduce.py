@@ -36,6 +36,20 @@ def add_parser(sub) -> None:
         default=1,
         help="train this many missing runs side by side, each in its own process with its share of the cores",
     )
+    r.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop each run then, with its schedule stretched to fit (the paper's recipes in a short GPU lease); "
+        "a budgeted run is a recipe of its own",
+    )
+    r.add_argument(
+        "--compile",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="torch.compile the training step (auto: on CUDA only)",
+    )
 
     g = r.add_argument_group("size-extrapolation")
     g.add_argument("--large", action="store_true", help="also test 99x99 mazes (always at paper scale)")
@@ -56,18 +70,22 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> None:
     from ..reproduce import EXPERIMENTS, FIGURES, ensure_trained, figure, find_run, make_figure, make_size_figure
     from ..reproduce.parallel import train_side_by_side
+    from ..reproduce.recipes import RunOptions
     from ..reproduce.runs import train_under_torchrun
 
     at_least(args, seeds=1, n_test=1, jobs=1)
+    if args.time_budget is not None and args.time_budget <= 0:
+        raise UserError(f"--time-budget must be a positive number of seconds, got {args.time_budget:g}")
+    opts = RunOptions(args.time_budget, {"auto": None, "on": True, "off": False}[args.compile])
     root, distributed = Path(args.root), int(os.environ.get("WORLD_SIZE", "1")) > 1
     if args.figure != "size-extrapolation" and (args.large or args.dt or args.pretrained):
         raise UserError("--large, --dt and --pretrained are settings of size-extrapolation only")
     if args.figure != "all" and args.figure not in EXPERIMENTS:  # one run, by name
         run = find_run(args.figure, scale=args.scale, seeds=args.seeds)
         if distributed:
-            train_under_torchrun([run], args.scale, root)
+            train_under_torchrun([run], args.scale, root, opts=opts)
         else:
-            print(f"{run.key}: {ensure_trained(run, args.scale, root)}")
+            print(f"{run.key}: {ensure_trained(run, args.scale, root, opts=opts)}")
         return
     names = list(FIGURES) if args.figure == "all" else [args.figure]
     if args.figure == "all" and args.task:  # every figure that has runs of that task
@@ -77,17 +95,23 @@ def run(args: argparse.Namespace) -> None:
     if args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     if distributed:  # all processes train every run together; rank 0 alone then sweeps and reports
-        if not train_under_torchrun(runs, args.scale, root):
+        if not train_under_torchrun(runs, args.scale, root, opts=opts):
             return
     else:
-        train_side_by_side(runs, args.scale, root, args.jobs)
+        train_side_by_side(runs, args.scale, root, args.jobs, opts)
     for name, fig in zip(names, figs):
         if fig.kind == "size":
             out = make_size_figure(
-                fig, scale=args.scale, root=root, n_test=args.n_test, pretrained=args.pretrained, progress=args.progress
+                fig,
+                scale=args.scale,
+                root=root,
+                n_test=args.n_test,
+                pretrained=args.pretrained,
+                progress=args.progress,
+                opts=opts,
             )
         else:
-            out = make_figure(fig, scale=args.scale, root=root, n_test=args.n_test)
+            out = make_figure(fig, scale=args.scale, root=root, n_test=args.n_test, opts=opts)
         print(f"{name}: {out / 'README.md'}")
 
 

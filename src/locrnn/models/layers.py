@@ -17,6 +17,14 @@ from ..io import UserError
 from .base import RecurrentCell, RecurrentNet
 
 
+def blend(old: torch.Tensor, new: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+    """(1 - gate) * old + gate * new, in the widest dtype of the three. Under CUDA autocast a
+    cell's candidates come out of a convolution in bf16 while its gate and state come out of
+    GroupNorm in fp32, and ``torch.lerp`` refuses mixed dtypes (CPU autocast keeps them equal)."""
+    dt = torch.promote_types(torch.promote_types(old.dtype, new.dtype), gate.dtype)
+    return torch.lerp(old.to(dt), new.to(dt), gate.to(dt))
+
+
 def layer_norm(channels: int) -> nn.GroupNorm:
     """LayerNorm over (C, H, W) per sample with a per-channel affine: any image size works."""
     return nn.GroupNorm(1, channels)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ..io import UserError
 from ._registry import register_model
 from .base import RecurrentCell, RecurrentNet
-from .layers import layer_norm, recurrent_net
+from .layers import blend, layer_norm, recurrent_net
 
 _ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh, "relu6": F.relu6}
 # the same, in place: used on tensors the cell has just made and nothing else holds
@@ -126,7 +126,7 @@ class LocRNNCell(RecurrentCell):
         if not self.gates:
             return self.act(self._norm(candidates, self.ln_out))
         G = torch.sigmoid(drive[1] + self._norm(self.u_h(LS), self.ln_uh))  # G^L_t | G^S_t  (1), (2)
-        return self._act_(self._norm(torch.lerp(LS, candidates, G), self.ln_out))  # L_t | S_t  (5), (6)
+        return self._act_(self._norm(blend(LS, candidates, G), self.ln_out))  # L_t | S_t  (5), (6)
 
     def output(self, state: torch.Tensor) -> torch.Tensor:
         return state if self.readout == "ls" else state[:, : self.hidden]

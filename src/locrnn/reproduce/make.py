@@ -13,6 +13,7 @@ from ..io import UserError, load_json, save_json
 from ..models.hub import read_checkpoint
 from .cache import cached_rows
 from .figures import Figure, Run
+from .recipes import RunOptions
 from .report import write_report
 from .runs import ensure_trained, finished
 
@@ -40,13 +41,13 @@ def efficiency_rows(run: Run, folder: Path) -> list[dict]:
     return rows
 
 
-def _train(fig: Figure, scale: str, root: Path, log) -> tuple[dict[str, Path], bool]:
+def _train(fig: Figure, scale: str, root: Path, log, opts: RunOptions | None) -> tuple[dict[str, Path], bool]:
     """Every run of ``fig`` trained (its folder by run key), and whether any had to be trained."""
     folders, worked = {}, False
     for run in fig.runs:
         worked |= not finished(run, scale, root)
         try:
-            folders[run.key] = ensure_trained(run, scale, root, log)
+            folders[run.key] = ensure_trained(run, scale, root, log, opts)
         except UserError as e:
             raise UserError(f"{fig.name}: run {run.key}: {e}") from None
     return folders, worked
@@ -92,16 +93,22 @@ def halting_rule(checkpoint: Path) -> str:
 
 
 def make_figure(
-    fig: Figure, *, scale: str = "quick", root: Path = Path("results"), n_test: int | None = None, log=print
+    fig: Figure,
+    *,
+    scale: str = "quick",
+    root: Path = Path("results"),
+    n_test: int | None = None,
+    log=print,
+    opts: RunOptions | None = None,
 ) -> Path:
-    """Train what is missing, sweep, and write ``root/<fig>/``; returns that folder."""
+    """Train what is missing (with ``opts``), sweep, and write ``root/<fig>/``; returns that folder."""
     start = time.time()
     out = root / fig.folder
     timing = out / "timing.json"
     made = load_json(timing) if timing.is_file() else {}
     # test samples: as asked, else as the page was made with (a redraw does not re-sweep), else by scale
     n = n_test or made.get("n_test") or N_TEST[scale]
-    folders, trained = _train(fig, scale, root, log)
+    folders, trained = _train(fig, scale, root, log, opts)
     rows, swept = _sweeps(fig, folders, out, n)
     write_rows(rows, out, stem="rows")
     halting, halted = _halting(fig, folders, out, n) if fig.extra.get("halting") else ([], False)

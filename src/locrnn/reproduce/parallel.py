@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .figures import Run
+from .recipes import RunOptions
 from .runs import finished
 
 
@@ -22,7 +23,7 @@ def next_ready(pending: list[Run], busy: set[Run]) -> Run | None:
     return next((r for r in pending if r.base not in waiting), None)
 
 
-def train_side_by_side(runs: list[Run], scale: str, root: Path, jobs: int) -> None:
+def train_side_by_side(runs: list[Run], scale: str, root: Path, jobs: int, opts: RunOptions | None = None) -> None:
     """Train the unfinished ``runs`` in up to ``jobs`` processes at a time. A run whose process
     fails is named with its log; it is trained, or its error reported, by the figure's own pass
     afterwards (finished runs are skipped there as always). Not for torchrun: one process each."""
@@ -46,7 +47,8 @@ def train_side_by_side(runs: list[Run], scale: str, root: Path, jobs: int) -> No
                 out = root / "runs" / scale / f".{run.key}.out"
                 cmd = [sys.executable, "-m", "locrnn", "reproduce", run.key, "--scale", scale, "--root", str(root)]
                 with open(out, "w") as f:
-                    proc = subprocess.Popen(cmd + ["--seeds", str(seeds)], stdout=f, stderr=subprocess.STDOUT, env=env)
+                    cmd += ["--seeds", str(seeds), *(opts.flags() if opts else [])]
+                    proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
                 running[proc] = run
                 bar.write(f"[{run.key}] training in process {proc.pid} (output: {out})")
             time.sleep(1)

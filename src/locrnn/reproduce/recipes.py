@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..io import UserError, load_json
@@ -21,9 +22,29 @@ HEADLINE = {  # besides every 9x9 run (Fig. 1 compares all models there: the sam
 }
 
 
-def recipe(run: Run, scale: str) -> TrainConfig:
-    """The training configuration of ``run`` at ``scale``."""
+@dataclass(frozen=True)
+class RunOptions:
+    """How a figure's runs are trained beyond their scale's recipe. ``time_budget`` (seconds per
+    run) stops each run then, with its schedule stretched to fit (warm-up and decays all happen):
+    the paper's recipes in a GPU lease shorter than they need. It is part of the recipe (a budgeted
+    run is not reused as a full one, nor the reverse). ``compile``: torch.compile the training step
+    (None: on CUDA only); how, not what, so it never tells runs apart."""
+
+    time_budget: float | None = None
+    compile: bool | None = None
+
+    def flags(self) -> list[str]:
+        """These options as ``locrnn reproduce`` arguments (for a child process)."""
+        out = [] if self.time_budget is None else ["--time-budget", f"{self.time_budget:g}"]
+        return out + ([] if self.compile is None else ["--compile", "on" if self.compile else "off"])
+
+
+def recipe(run: Run, scale: str, opts: RunOptions | None = None) -> TrainConfig:
+    """The training configuration of ``run`` at ``scale`` (with ``opts``, if given)."""
     cfg = _recipe(run, scale)
+    if opts is not None:
+        cfg.time_budget = opts.time_budget
+        cfg.compile = opts.compile
     cfg.model_args = _accepted(run.model, cfg.model_args)
     if not get_entry(run.model).recurrent:  # the presets' step counts are for recurrent models
         cfg.steps = None

@@ -92,6 +92,30 @@ def _efficiency_table(eff: list[dict], levels: tuple[float, ...] = (0.6, 0.7, 0.
     return lines
 
 
+def budget_lines(folders: dict) -> list[str]:
+    """What a time budget (``--time-budget``) left of each budgeted run's recipe: the images it
+    trained against the recipe's epochs x training images (empty when no run had a budget)."""
+    lines = []
+    for key, folder in sorted(folders.items()):
+        cfg, done = load_json(Path(folder) / "config.json"), load_json(Path(folder) / "summary.json")
+        if cfg.get("time_budget"):
+            full, n = cfg["epochs"] * cfg["n_train"], done["images"]
+            lines.append(
+                f"| {key} | {cfg['time_budget']:g} s | {n:,} of {full:,} ({100 * n / full:.0f}%) "
+                f"| {done['images_per_second']:,.0f} | {fmt_pct(done['best_val_accuracy']).strip()}% |"
+            )
+    if not lines:
+        return []
+    head = [
+        "Each run below was stopped at its time budget with its learning-rate schedule stretched to fit "
+        "(`--time-budget`): it saw part of its recipe's images (epochs x training set).",
+        "",
+        "| run | budget | images trained of the recipe's | images/s | best validation |",
+        "|---|---|---|---|---|",
+    ]
+    return head + lines + [""]
+
+
 def write_report(
     fig: Figure,
     rows: list[dict],
@@ -117,6 +141,7 @@ def write_report(
         f"![{fig.name}]({fig.folder}.png)",
         "",
     ]
+    md += budget_lines(folders)
     rows = label_variants(fig, rows)
     if fig.kind in ("bars", "efficiency"):  # efficiency: the curves are efficiency.png
         plot_bars(rows, out / f"{fig.folder}.png", fig.title)

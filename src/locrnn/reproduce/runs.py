@@ -15,7 +15,7 @@ from ..lock import claim
 from ..runtime import setup, teardown
 from ..training.trainer import train
 from .figures import Run
-from .recipes import check_recipe, recipe
+from .recipes import RunOptions, check_recipe, recipe
 
 
 def run_folder(run: Run, scale: str, root: Path) -> Path:
@@ -27,10 +27,10 @@ def finished(run: Run, scale: str, root: Path) -> bool:
     return (run_folder(run, scale, root) / "summary.json").is_file()
 
 
-def ensure_trained(run: Run, scale: str, root: Path, log=print) -> Path:
+def ensure_trained(run: Run, scale: str, root: Path, log=print, opts: RunOptions | None = None) -> Path:
     """The run's folder, training it first if needed (finished: skip; interrupted: resume).
     Two commands that need the same run do not both train it: the second one is refused."""
-    folder, cfg = run_folder(run, scale, root), recipe(run, scale)
+    folder, cfg = run_folder(run, scale, root), recipe(run, scale, opts)
     if (folder / "config.json").is_file():
         check_recipe(folder, cfg)
     if (folder / "summary.json").is_file():
@@ -44,20 +44,20 @@ def ensure_trained(run: Run, scale: str, root: Path, log=print) -> Path:
             shutil.rmtree(folder)
         cfg.out, cfg.name = str(folder.parent), folder.name
         if run.base:  # a fine-tuning variant starts from another variant's trained weights
-            cfg.init_from = str(ensure_trained(run.base, scale, root, log) / "best")
+            cfg.init_from = str(ensure_trained(run.base, scale, root, log, opts) / "best")
         log(f"[{run.key}] training ({scale} scale)")
         train(cfg, argv=["locrnn", "reproduce", run.key, "--scale", scale], log=log)
     return folder
 
 
-def train_under_torchrun(runs: list[Run], scale: str, root: Path, log=print) -> bool:
+def train_under_torchrun(runs: list[Run], scale: str, root: Path, log=print, opts: RunOptions | None = None) -> bool:
     """Under ``torchrun``: every process trains each unfinished run of ``runs`` together, in one
     process group for the whole command (gloo cannot join a second group in one process: a
     group per run hung the second run). Returns whether this process goes on to sweep and
     report, as a single process: rank 0 does, the others are done once every run is trained."""
     rt = setup(recipe(runs[0], scale).device)
     for run in dict.fromkeys(runs):
-        ensure_trained(run, scale, root, log if rt.main else (lambda *_: None))
+        ensure_trained(run, scale, root, log if rt.main else (lambda *_: None), opts)
         dist.barrier()  # rank 0 has written the run's summary before any process looks at the next
     teardown(rt)  # rank 0 goes on alone: its sweeps join no process group (SweepSpec runs alone)
     return rt.main

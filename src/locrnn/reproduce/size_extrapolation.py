@@ -28,6 +28,7 @@ from ..runtime import pick_dtype
 from .cache import cached_rows
 from .figures import Figure
 from .make import TEST_SEED, halting_rule
+from .recipes import RunOptions
 from .runs import ensure_trained, finished
 from .size_report import write_size_report
 from .sizes import SizeTest
@@ -59,7 +60,9 @@ def machine() -> str:
     return f"{name}, CPU class {cls}, {torch.get_num_threads()} threads, precision {precision}"
 
 
-def models_under_test(fig: Figure, scale: str, root: Path, pretrained: Sequence[str], log=print) -> list[Tested]:
+def models_under_test(
+    fig: Figure, scale: str, root: Path, pretrained: Sequence[str], log=print, opts: RunOptions | None = None
+) -> list[Tested]:
     """The shipped checkpoints ``pretrained`` if any, else the figure's runs (trained if missing)."""
     if pretrained:
         return [_checkpoint(name) for name in pretrained]
@@ -67,7 +70,7 @@ def models_under_test(fig: Figure, scale: str, root: Path, pretrained: Sequence[
     for run in fig.runs:
         if not finished(run, scale, root):
             log(f"[{run.key}] not trained yet: training it first")
-        folder = ensure_trained(run, scale, root, log)
+        folder = ensure_trained(run, scale, root, log, opts)
         label = run.model if run.variant == "paper" else f"{run.model} ({run.variant})"
         tested.append(Tested(folder / "best", label, run.key))
     return tested
@@ -143,12 +146,13 @@ def make_size_figure(
     pretrained: Sequence[str] = (),
     progress: bool = False,
     log=print,
+    opts: RunOptions | None = None,
 ) -> Path:
     """Test every model of ``fig`` (or the shipped ``pretrained`` checkpoints) on every size, and
     write ``root/size-extrapolation/``; returns that folder. ``n_test`` caps the mazes per size."""
     start = time.time()
     out = root / fig.folder
-    models = models_under_test(fig, scale, root, pretrained, log)
+    models = models_under_test(fig, scale, root, pretrained, log, opts)
     tests = [t if n_test is None else _capped(t, n_test) for t in fig.extra["tests"]]
     halting, rows = [], []
     for t in tests:  # size by size, every model: an interrupted run has the small sizes of all
