@@ -83,3 +83,23 @@ def test_model_kwargs_add_the_step_count_and_the_halting_head():
     assert make_config("cpu", steps=6).model_kwargs() == {"width": 32, "steps": 6}
     act = make_config("cpu", objective="act")
     assert act.model_kwargs() == {"width": 32, "halting": "act"} and act.model_args == {"width": 32}
+
+
+def test_a_preset_serves_every_model_of_its_task_and_an_explicit_setting_is_kept():
+    """The PathFinder CPU preset sets LocRNN's step count and ``init``: a feed-forward ResNet or a
+    ConvGRU built from it gets only what it takes; a step count given explicitly is kept (and the
+    feed-forward model then refuses it by name)."""
+    from locrnn.io import UserError
+    from locrnn.models import build_model
+    from locrnn.training.config import make_config
+
+    ff = make_config("pathfinder-cpu", task="pathfinder", model="resnet18")
+    assert ff.steps is None and "init" not in ff.model_args and ff.model_args["width"] == 16
+    build_model("resnet18", task="pathfinder", **ff.model_kwargs())
+    gru = make_config("pathfinder-cpu", task="pathfinder", model="convgru")
+    assert gru.steps == 4 and "init" not in gru.model_args
+    loc = make_config("pathfinder-cpu", task="pathfinder", model="locrnn")
+    assert loc.steps == 4 and loc.model_args["init"] == "embed"
+    explicit = make_config("pathfinder-cpu", task="pathfinder", model="resnet18", steps=4)
+    with pytest.raises(UserError, match="takes no step count"):
+        build_model("resnet18", task="pathfinder", **explicit.model_kwargs())

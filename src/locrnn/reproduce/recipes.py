@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io import UserError, load_json
-from ..models import get_entry
 from ..training.config import TrainConfig, make_config
 from .figures import VARIANTS, Run
 
@@ -45,10 +44,7 @@ def recipe(run: Run, scale: str, opts: RunOptions | None = None) -> TrainConfig:
     if opts is not None:
         cfg.time_budget = opts.time_budget
         cfg.compile = opts.compile
-    cfg.model_args = _accepted(run.model, cfg.model_args)
-    if not get_entry(run.model).recurrent:  # the presets' step counts are for recurrent models
-        cfg.steps = None
-    return cfg
+    return cfg  # (make_config left out what the model does not take: training.config.fit_preset)
 
 
 def _recipe(run: Run, scale: str) -> TrainConfig:
@@ -75,12 +71,6 @@ def _recipe(run: Run, scale: str) -> TrainConfig:
     cfg.n_val = min(cfg.n_val, 500)
     cfg.val_every = 60
     return cfg
-
-
-def _accepted(model: str, args: dict) -> dict:
-    """The preset's ``model_args`` that ``model`` takes: ``init`` (how L_0 and S_0 start, set by
-    the PathFinder CPU preset) is a LocRNN option; every model takes ``width``."""
-    return {k: v for k, v in args.items() if k != "init" or model.startswith("locrnn")}
 
 
 _NOT_RECIPE = {"out", "name", "progress", "init_from", "device", "data_root", "compile"}  # where/how, not what

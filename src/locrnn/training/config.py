@@ -8,6 +8,7 @@ raises ``UserError`` naming the field. The help text of each field is its ``note
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import math
 import re
@@ -280,11 +281,29 @@ def parse_value(name: str, text: str) -> Any:
     return value
 
 
+def fit_preset(values: dict[str, Any], model: str) -> dict[str, Any]:
+    """A preset's settings with those ``model`` does not take left out: its step count when the
+    model is feed-forward, and ``model_args`` the model has no argument for (the PathFinder CPU
+    preset's LocRNN ``init``). A preset serves every model of its task; a setting given
+    explicitly is never dropped (the model then refuses it by name)."""
+    from ..models import get_entry
+
+    entry = get_entry(model)
+    out = dict(values)
+    if not entry.recurrent:
+        out.pop("steps", None)
+    if "model_args" in out:
+        takes = set(inspect.signature(entry.fn).parameters)
+        out["model_args"] = {k: v for k, v in out["model_args"].items() if k in takes}
+    return out
+
+
 def make_config(preset: str | None = None, **overrides: Any) -> TrainConfig:
-    """Defaults, then the task's preset file, then ``overrides``."""
+    """Defaults, then the task's preset file (fitted to the model: :func:`fit_preset`), then
+    ``overrides``."""
     values: dict[str, Any] = {}
     if preset:
-        values.update(load_preset(preset))
+        values.update(fit_preset(load_preset(preset), overrides.get("model") or FIELDS["model"].default))
     for k, v in overrides.items():
         if k not in FIELDS:
             raise UserError(f"unknown config field {k!r}")
