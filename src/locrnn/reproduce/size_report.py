@@ -67,9 +67,13 @@ def write_size_report(
     scale: str,
     pretrained: Sequence[str],
     made: dict,
+    cached_only: Sequence[str] = (),
 ) -> None:
-    what = f"the shipped checkpoints {', '.join(pretrained)}" if pretrained else "the figure's runs"
+    what = f"the checkpoints {', '.join(pretrained)}" if pretrained else "the figure's runs"
     cmd = fig.command(scale) + (f" --pretrained {' '.join(pretrained)}" if pretrained else "")
+    cmd += f" --cached-only {' '.join(cached_only)}" if cached_only else ""
+    if cached_only:
+        what += f" ({', '.join(cached_only)}: only the sizes measured before; - where none)"
     md = [
         f"# {fig.folder}: {fig.title}",
         "",
