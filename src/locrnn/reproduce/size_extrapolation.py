@@ -117,7 +117,8 @@ def test_size(
     m: Tested, t: SizeTest, folder: Path, *, progress: bool = False, cached_only: bool = False
 ) -> tuple[dict, list[dict]] | None:
     """One model on one size: the halting row and the sweep's rows (cached in ``folder``); with
-    ``cached_only`` None unless both are cached (nothing is computed)."""
+    ``cached_only`` those measured before with the same parameters by any file of the checkpoint,
+    else None (nothing is computed)."""
     rule = halting_rule(m.checkpoint)
     spec = SweepSpec(
         m.checkpoint,
@@ -131,11 +132,10 @@ def test_size(
     )
     params = {"size": t.size, "n": t.n, "budget": t.budget, "rule": rule, "seed": TEST_SEED}
     sweep_params = {"size": t.size, "n": t.n_sweep, "steps": list(t.grid), "seed": TEST_SEED}
-    if cached_only and (
-        cached(folder / "halting", "halting", params, m.checkpoint) is None
-        or cached(folder / "sweep", "sweep", sweep_params, m.checkpoint) is None
-    ):
-        return None
+    if cached_only:  # the cells as measured then (a checkout's new file time does not discard them)
+        halt = cached(folder / "halting", "halting", params, None)
+        sweep = cached(folder / "sweep", "sweep", sweep_params, None)
+        return None if halt is None or sweep is None else _tagged(m, halt[0], sweep)
     compute = _timed(lambda: halting_checkpoint(spec)[0], "halting", folder / "halting")
     (halt,), _ = cached_rows(folder / "halting", "halting", params, m.checkpoint, compute)
     spec = SweepSpec(
@@ -149,6 +149,10 @@ def test_size(
     )
     compute = _timed(lambda: sweep_checkpoint(spec)[0], "sweep", folder / "sweep")
     sweep, _ = cached_rows(folder / "sweep", "sweep", sweep_params, m.checkpoint, compute)
+    return _tagged(m, halt, sweep)
+
+
+def _tagged(m: Tested, halt: dict, sweep: list[dict]) -> tuple[dict, list[dict]]:
     tag = {"run": m.key, "model": m.label, "trained_on": 9}
     return {**halt, **tag}, [{**r, **tag} for r in sweep]
 
