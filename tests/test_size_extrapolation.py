@@ -13,9 +13,9 @@ from locrnn.io import UserError
 from locrnn.models import build_model
 from locrnn.models.hub import save_model
 from locrnn.reproduce import figure, recipe, size_figure
-from locrnn.reproduce.figures import VARIANTS, find_run
+from locrnn.reproduce.figures import VARIANTS, find_run, runs_to_train
 from locrnn.reproduce.recipes import QUICK_DT
-from locrnn.reproduce.size_extrapolation import make_size_figure, runs_to_train
+from locrnn.reproduce.size_extrapolation import make_size_figure
 from locrnn.reproduce.sizes import SizeTest, budget, size_tests, step_grid
 
 

@@ -77,10 +77,10 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from ..reproduce import EXPERIMENTS, FIGURES, ensure_trained, figure, find_run, make_figure, make_size_figure
+    from ..reproduce.figures import runs_to_train
     from ..reproduce.parallel import train_side_by_side
     from ..reproduce.recipes import RunOptions
     from ..reproduce.runs import train_under_torchrun
-    from ..reproduce.size_extrapolation import runs_to_train
 
     at_least(args, seeds=1, n_test=1, jobs=1)
     if args.time_budget is not None and args.time_budget <= 0:

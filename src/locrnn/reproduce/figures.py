@@ -4,6 +4,7 @@ and what the paper claims about it (so every measured number can stand beside it
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..io import UserError
@@ -300,6 +301,15 @@ def size_figure(seeds: int = 1, scale: str = "quick", *, large: bool = False, dt
         "size",
         {"tests": tests},
     )
+
+
+def runs_to_train(fig: Figure, pretrained: Sequence[str] = ()) -> tuple[Run, ...]:
+    """The runs of the size figure ``fig`` a test needs: all of them, or with ``pretrained``
+    checkpoints (which stand in for LocRNN's runs, sizes.SIZE_VARIANTS) only the others
+    (dt_recall's, with ``dt``)."""
+    if not pretrained:
+        return fig.runs
+    return tuple(r for r in fig.runs if (r.model, r.variant) not in SIZE_VARIANTS)
 
 
 def only_task(fig: Figure, task: str | None) -> Figure:

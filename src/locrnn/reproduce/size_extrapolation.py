@@ -26,12 +26,12 @@ from ..models.hub import list_pretrained, pretrained_path, resolve_checkpoint
 from ..plots import plot_accuracy_vs_size, plot_size_steps
 from ..runtime import pick_dtype
 from .cache import cached, cached_rows
-from .figures import Figure, Run
+from .figures import Figure, runs_to_train
 from .make import TEST_SEED, halting_rule
 from .recipes import RunOptions
 from .runs import ensure_trained, finished
 from .size_report import write_size_report
-from .sizes import SIZE_VARIANTS, SizeTest
+from .sizes import SizeTest
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,8 @@ def machine() -> str:
     cls = next((f for f in ("avx512_bf16", "avx2") if f in flags), "other") if flags else "unknown"
     dtype = pick_dtype("auto", torch.device("cpu"))
     precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, str(dtype))
-    return f"{name}, CPU class {cls}, {torch.get_num_threads()} threads, precision {precision}"
+    threads = torch.get_num_threads()
+    return f"{name}, CPU class {cls}, {threads} thread{'s' * (threads > 1)}, precision {precision}"
 
 
 def models_under_test(
@@ -74,14 +75,6 @@ def models_under_test(
         label = run.model if run.variant == "paper" else f"{run.model} ({run.variant})"
         tested.append(Tested(folder / "best", label, run.key))
     return tested
-
-
-def runs_to_train(fig: Figure, pretrained: Sequence[str] = ()) -> tuple[Run, ...]:
-    """The runs of ``fig`` a size test needs: all of them, or with ``pretrained`` checkpoints
-    (which stand in for LocRNN's runs, sizes.SIZE_VARIANTS) only the others (dt_recall's)."""
-    if not pretrained:
-        return fig.runs
-    return tuple(r for r in fig.runs if (r.model, r.variant) not in SIZE_VARIANTS)
 
 
 def _checkpoint(name: str) -> Tested:
@@ -176,7 +169,8 @@ def make_size_figure(
     start = time.time()
     out = root / fig.folder
     models = models_under_test(fig, scale, root, pretrained, log, opts)
-    names = dict(zip([m.key for m in models], pretrained or [m.key for m in models]))
+    # each model as the user may name it: its key, or its name in ``pretrained``
+    names = {m.key: m.key for m in models} | {m.key: name for m, name in zip(models, pretrained)}
     unknown = set(cached_only) - set(names.values()) - set(names)
     if unknown:
         raise UserError(f"cached_only names models not under test: {', '.join(sorted(unknown))}")
@@ -184,7 +178,7 @@ def make_size_figure(
     halting, rows = [], []
     for t in tests:  # size by size, every model: an interrupted run has the small sizes of all
         for m in models:
-            only = m.key in cached_only or names[m.key] in cached_only
+            only = {m.key, names[m.key]} & set(cached_only)
             cell = test_size(m, t, out / "sizes" / m.key / str(t.size), progress=progress, cached_only=only)
             if cell is None:
                 log(f"[{m.label}] {t.size}x{t.size}: not measured before (cached_only): left out")
