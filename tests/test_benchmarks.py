@@ -115,3 +115,15 @@ def test_cpu_levers_smoke(tmp_path, capsys):
     assert res["summary"].startswith(f"auto picks {res['auto_precision']}; LocRNN")
     out = capsys.readouterr().out
     assert "| plain oracle, fp32 (baseline)" in out and res["summary"] in out
+
+
+def test_dt_budget_counts_one_step_of_dt_recall_as_its_five_convolutions():
+    import dt_budget
+
+    from locrnn.reproduce.figures import Run
+    from locrnn.reproduce.recipes import recipe
+
+    x, _ = dt_budget._mazes(1)
+    cfg = dt_budget.with_width(recipe(Run("dt_recall", "mazes", 9, 0, "deepthinking"), "quick"), 8)
+    side = x.shape[-1]  # the input's half of the recall conv runs once per forward, not per step
+    assert dt_budget.step_flops(cfg, x) == 2 * 9 * side * side * 5 * 8 * 8

@@ -3,15 +3,18 @@ machinery end to end on tiny mazes with a tiny model (reproduce/sizes.py, size_e
 
 import csv
 import json
+import os
 
 import pytest
 import torch
 
 from locrnn.cli import main
+from locrnn.io import UserError
 from locrnn.models import build_model
 from locrnn.models.hub import save_model
 from locrnn.reproduce import figure, recipe, size_figure
-from locrnn.reproduce.figures import VARIANTS
+from locrnn.reproduce.figures import VARIANTS, find_run, runs_to_train
+from locrnn.reproduce.recipes import QUICK_DT
 from locrnn.reproduce.size_extrapolation import make_size_figure
 from locrnn.reproduce.sizes import SizeTest, budget, size_tests, step_grid
 
@@ -47,7 +50,13 @@ def test_the_runs_are_stabilitys_so_the_run_cache_reuses_them_and_dt_recall_is_d
     assert dt in figure("size-extrapolation").runs  # at paper scale it is one of the models
     cfg = recipe(dt, "quick")
     assert (cfg.model, cfg.size, cfg.objective, cfg.alpha, cfg.steps) == ("dt_recall", 9, "progressive", 0.01, 30)
-    assert (cfg.optimizer, cfg.lr, cfg.weight_decay) == ("adam", 1e-3, 2e-4)
+    assert (cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.batch_size) == ("adam", 1e-3, 2e-4, 50)
+    # the recurrent block at lr / max_iters, the exponential warm-up over 10 of 50 epochs, no clipping
+    assert (cfg.recurrent_lr_factor, cfg.warmup_kind, cfg.warmup) == (1 / 30, "exponential", 0.2)
+    assert (cfg.schedule, cfg.clip) == ("constant", 0.0)
+    assert cfg.model_args["width"] == QUICK_DT["width"] and cfg.n_train == QUICK_DT["n_train"]
+    paper = recipe(dt, "paper")  # DeepThinking's own width (the model's default)
+    assert "width" not in paper.model_args and paper.recurrent_lr_factor == 1 / 30 and paper.clip == 0.0
     assert VARIANTS[dt.variant]["objective"] == "progressive"
     assert {r.variant for r in figure("stability").runs} == set(VARIANTS) - {"deepthinking"}
 
@@ -98,3 +107,32 @@ def test_the_command_tests_a_shipped_checkpoint_without_training(tmp_path, capsy
     assert not (tmp_path / "runs").exists()
     assert main(["reproduce", "fig4", "--scale", "smoke", "--root", str(tmp_path), "--large"]) == 2
     assert "size-extrapolation only" in capsys.readouterr().err
+
+
+def test_shipped_checkpoints_stand_in_for_locrnn_s_runs_only():
+    fig = size_figure(scale="quick", dt=True)
+    assert runs_to_train(fig) == fig.runs
+    assert [r.key for r in runs_to_train(fig, ["locrnn-mazes-stable"])] == ["mazes9-dt_recall-deepthinking-s0"]
+    assert find_run("mazes9-dt_recall-deepthinking-s0", scale="quick").model == "dt_recall"  # trainable by name
+
+
+@pytest.mark.slow  # ~10-20 s on 2 shared cores
+def test_cached_only_models_are_read_from_earlier_cells_and_never_computed(tmp_path):
+    small, large = SizeTest(5, n=2, budget=6, n_sweep=2, grid=(6,)), SizeTest(7, n=2, budget=6, n_sweep=2, grid=(6,))
+    fig = size_figure(scale="smoke")
+    first = _tiny_checkpoint(tmp_path)
+    torch.manual_seed(1)
+    save_model(tmp_path / "other", build_model("locrnn", task="mazes", width=8, steps=3))
+    both = [first, str(tmp_path / "other")]
+    make_size_figure(type(fig)(**{**fig.__dict__, "extra": {"tests": (small,)}}), scale="smoke", root=tmp_path,
+                     pretrained=[first], log=print)  # fmt: skip
+    os.utime(tmp_path / "tiny.safetensors", (1, 1))  # a new checkout of the same weights: a new file time
+    fig = type(fig)(**{**fig.__dict__, "extra": {"tests": (small, large)}})
+    out = make_size_figure(fig, scale="smoke", root=tmp_path, pretrained=both, cached_only=[first], log=print)
+    halting = list(csv.DictReader(open(out / "halting.csv")))
+    assert [(h["model"], h["difficulty"]) for h in halting] == [("tiny", "5"), ("other", "5"), ("other", "7")]
+    assert not (out / "sizes" / "tiny" / "7").exists()
+    page = (out / "README.md").read_text()
+    assert "--cached-only" in page and "| tiny | " in page and " | - |" in page
+    with pytest.raises(UserError, match="cached_only"):
+        make_size_figure(fig, scale="smoke", root=tmp_path, pretrained=both, cached_only=["nothing"], log=print)

@@ -62,13 +62,22 @@ def add_parser(sub) -> None:
         default=(),
         metavar="NAME",
         help="test these shipped checkpoints (e.g. locrnn-mazes-stable locrnn-mazes) or checkpoint paths "
-        "instead of training the runs",
+        "instead of training LocRNN's runs (with --dt, dt_recall's run is still trained and tested)",
+    )
+    g.add_argument(
+        "--cached-only",
+        nargs="+",
+        default=(),
+        metavar="NAME",
+        help="of the models tested (as named in --pretrained, or run names), read these only from the sizes "
+        "measured before: a size not measured yet is left out (-), not computed",
     )
     g.add_argument("--progress", action="store_true", help="a progress bar per size (steps, mazes left, ETA)")
 
 
 def run(args: argparse.Namespace) -> None:
     from ..reproduce import EXPERIMENTS, FIGURES, ensure_trained, figure, find_run, make_figure, make_size_figure
+    from ..reproduce.figures import runs_to_train
     from ..reproduce.parallel import train_side_by_side
     from ..reproduce.recipes import RunOptions
     from ..reproduce.runs import train_under_torchrun
@@ -78,8 +87,8 @@ def run(args: argparse.Namespace) -> None:
         raise UserError(f"--time-budget must be a positive number of seconds, got {args.time_budget:g}")
     opts = RunOptions(args.time_budget, {"auto": None, "on": True, "off": False}[args.compile])
     root, distributed = Path(args.root), int(os.environ.get("WORLD_SIZE", "1")) > 1
-    if args.figure != "size-extrapolation" and (args.large or args.dt or args.pretrained):
-        raise UserError("--large, --dt and --pretrained are settings of size-extrapolation only")
+    if args.figure != "size-extrapolation" and (args.large or args.dt or args.pretrained or args.cached_only):
+        raise UserError("--large, --dt, --pretrained and --cached-only are settings of size-extrapolation only")
     if args.figure != "all" and args.figure not in EXPERIMENTS:  # one run, by name
         run = find_run(args.figure, scale=args.scale, seeds=args.seeds)
         if distributed:
@@ -91,7 +100,7 @@ def run(args: argparse.Namespace) -> None:
     if args.figure == "all" and args.task:  # every figure that has runs of that task
         names = [n for n in names if any(r.task == args.task for r in figure(n, scale=args.scale).runs)]
     figs = [_figure(name, args) for name in names]
-    runs = [r for fig in figs for r in fig.runs if not (fig.kind == "size" and args.pretrained)]
+    runs = [r for fig in figs for r in (runs_to_train(fig, args.pretrained) if fig.kind == "size" else fig.runs)]
     if args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     if distributed:  # all processes train every run together; rank 0 alone then sweeps and reports
@@ -107,6 +116,7 @@ def run(args: argparse.Namespace) -> None:
                 root=root,
                 n_test=args.n_test,
                 pretrained=args.pretrained,
+                cached_only=args.cached_only,
                 progress=args.progress,
                 opts=opts,
             )

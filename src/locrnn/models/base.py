@@ -73,6 +73,13 @@ class RecurrentCell(nn.Module):
         """What the readout sees (by default the state itself)."""
         return state
 
+    def recurrent_parameters(self) -> list[nn.Parameter]:
+        """The parameters of the recurrent block, the weights applied at every step: the ones
+        ``TrainConfig.recurrent_lr_factor`` scales the learning rate of (DeepThinking's lr /
+        max_iters). By default all of the cell's; a cell with parameters used once per forward
+        (an initial projection) leaves those out."""
+        return list(self.parameters())
+
 
 class RecurrentNet(nn.Module):
     """``stem -> cell x steps -> head`` with the number of steps chosen at call time."""
@@ -145,6 +152,11 @@ class RecurrentNet(nn.Module):
     def forward(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
         return self.readout(self.final_state(x, steps))
 
+    def recurrent_parameters(self) -> list[nn.Parameter]:
+        """The recurrent block's parameters (the cell's ``recurrent_parameters``); the stem and
+        the head run once per readout and are not among them."""
+        return self.cell.recurrent_parameters()
+
 
 class FeedForwardNet(nn.Module):
     """A model with a fixed computation: ``steps`` must not be given."""
@@ -166,3 +178,7 @@ class FeedForwardNet(nn.Module):
         if steps is not None:
             raise UserError(f"{type(self).__name__} is feed-forward and takes no step count")
         yield self(x)
+
+    def recurrent_parameters(self) -> list[nn.Parameter]:
+        """None: nothing is applied more than once."""
+        return []

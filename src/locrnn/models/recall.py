@@ -42,6 +42,11 @@ class RecallCell(RecurrentCell):
     def forward(self, recall_x: torch.Tensor, h: torch.Tensor, t: int) -> torch.Tensor:
         return self.recur_block(recall_x + F.conv2d(h, self.recall.weight[:, : self.width], padding=1))
 
+    def recurrent_parameters(self) -> list[nn.Parameter]:
+        """The recall conv and the two blocks: DeepThinking's ``recur_block`` (its lr / max_iters
+        goes to the parameters whose name holds "recur"); the projection runs once."""
+        return [*self.recall.parameters(), *self.recur_block.parameters()]
+
 
 _PF_STEM_WIDTH = 32  # the paper's Gabor stem
 

@@ -10,11 +10,13 @@ from pathlib import Path
 from ..io import save_json
 
 
-def cached(folder: Path, stem: str, params: dict, checkpoint: Path) -> list[dict] | None:
-    """The rows of an earlier sweep of the same checkpoint with the same parameters, else None."""
+def cached(folder: Path, stem: str, params: dict, checkpoint: Path | None) -> list[dict] | None:
+    """The rows of an earlier sweep of the same checkpoint with the same parameters, else None.
+    ``checkpoint`` None: of whatever checkpoint made them (its file's time is not compared: a
+    fresh checkout of a shipped checkpoint has a new time and the same weights)."""
     try:
         done = json.loads((folder / "params.json").read_text())
-        if done["params"] != params or done["checkpoint_mtime"] != _mtime(checkpoint):
+        if done["params"] != params or (checkpoint is not None and done["checkpoint_mtime"] != _mtime(checkpoint)):
             return None
         return json.loads((folder / f"{stem}.json").read_text())
     except (OSError, ValueError, KeyError):

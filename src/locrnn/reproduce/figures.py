@@ -4,6 +4,7 @@ and what the paper claims about it (so every measured number can stand beside it
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..io import UserError
@@ -63,8 +64,10 @@ VARIANTS: dict[str, dict] = {
     # learned adaptive computation time (AdRNN): a halting head, a budget of 30 steps, ponder cost 0.1
     "act": {"objective": "act", "max_steps": 30},
     # DeepThinking's maze recipe for dt_recall (../shared/reference/mazes.md 3b-3c): progressive loss
-    # with alpha 0.01, 30 training steps, Adam lr 1e-3, weight decay 2e-4. Not yet here: their lr / 30
-    # for the recurrent block, 10-epoch exponential warm-up and no clipping (a recipe keeps clip 1).
+    # with alpha 0.01, 30 training steps, Adam lr 1e-3, weight decay 2e-4, batch 50, the recurrent
+    # block (recall conv + 2 blocks) at lr / 30, an exponential warm-up with a time constant of 10 of
+    # their 50 epochs (0.2 of training), a constant LR after it (their milestone 100 never fires
+    # within 50 epochs) and no gradient clipping. Quick scale: reproduce/recipes.py QUICK_DT.
     "deepthinking": {
         "objective": "progressive",
         "alpha": 0.01,
@@ -72,6 +75,12 @@ VARIANTS: dict[str, dict] = {
         "optimizer": "adam",
         "lr": 1e-3,
         "weight_decay": 2e-4,
+        "batch_size": 50,
+        "recurrent_lr_factor": 1 / 30,
+        "warmup_kind": "exponential",
+        "warmup": 0.2,
+        "schedule": "constant",
+        "clip": 0.0,
     },
 }
 STABILITY_VARIANTS = ("paper", "progressive", "random", "deep", "penalty", "longreach", "longreach10")
@@ -294,6 +303,15 @@ def size_figure(seeds: int = 1, scale: str = "quick", *, large: bool = False, dt
     )
 
 
+def runs_to_train(fig: Figure, pretrained: Sequence[str] = ()) -> tuple[Run, ...]:
+    """The runs of the size figure ``fig`` a test needs: all of them, or with ``pretrained``
+    checkpoints (which stand in for LocRNN's runs, sizes.SIZE_VARIANTS) only the others
+    (dt_recall's, with ``dt``)."""
+    if not pretrained:
+        return fig.runs
+    return tuple(r for r in fig.runs if (r.model, r.variant) not in SIZE_VARIANTS)
+
+
 def only_task(fig: Figure, task: str | None) -> Figure:
     """``fig`` restricted to the runs of one task (Fig. 1 has a maze half and a PathFinder half)."""
     if task is None:
@@ -311,8 +329,10 @@ def only_task(fig: Figure, task: str | None) -> Figure:
 def find_run(key: str, scale: str = "paper", seeds: int = 1) -> Run:
     """The run called ``key`` (e.g. ``pathfinder6-convgru-s0``) in any experiment at ``scale``;
     ``locrnn reproduce KEY`` trains just that run, so several can train side by side."""
-    for name in EXPERIMENTS:
-        for run in _figure(name, max(seeds, 1), scale).runs:
+    figs = [_figure(name, max(seeds, 1), scale) for name in EXPERIMENTS]
+    figs.append(size_figure(max(seeds, 1), scale, dt=True))  # dt_recall joins size-extrapolation with ``dt``
+    for fig in figs:
+        for run in fig.runs:
             if run.key == key:
                 return run
     raise UserError(

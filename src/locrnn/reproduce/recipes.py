@@ -13,6 +13,12 @@ from .figures import VARIANTS, Run
 
 SCALES = ("quick", "paper", "smoke")  # smoke: seconds-long runs that only check the plumbing
 QUICK_MAZES = {True: 16_000, False: 6_000}  # training mazes per quick run (headline runs get more)
+# dt_recall's quick recipe (DeepThinking's recipe otherwise: figures.VARIANTS["deepthinking"]): the
+# width whose convolution FLOPs per step match LocRNN's quick model (width 32: 82.6 MFLOP per step
+# per 9x9 maze; dt_recall width 40: 82.9), and the fresh training mazes that match the training FLOPs
+# of the contractive LocRNN (fixedpoint 16,000 + contractive 8,000 images), in place of their
+# 50 epochs of 50,000 mazes: benchmarks/dt_budget.py measures both (docs/size-extrapolation.md).
+QUICK_DT = {"width": 40, "n_train": 17_900}
 HEADLINE = {  # besides every 9x9 run (Fig. 1 compares all models there: the same data for each)
     ("mazes", 11, "locrnn"),
     ("mazes", 11, "convgru"),
@@ -68,6 +74,9 @@ def _recipe(run: Run, scale: str) -> TrainConfig:
     if run.task == "mazes":  # a fixed number of fresh mazes (not a time budget): results do not depend on load
         cfg.model_args = {**cfg.model_args, "width": 32}
         cfg.n_train = spec.get("n_train", QUICK_MAZES[headline])
+        if run.variant == "deepthinking":
+            cfg.model_args = {**cfg.model_args, "width": QUICK_DT["width"]}
+            cfg.n_train = QUICK_DT["n_train"]
     cfg.n_val = min(cfg.n_val, 500)
     cfg.val_every = 60
     return cfg

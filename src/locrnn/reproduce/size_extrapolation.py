@@ -21,12 +21,12 @@ import torch
 
 from ..evaluation import SweepSpec, halting_checkpoint, sweep_checkpoint
 from ..evaluation.rows import write_rows
-from ..io import load_json, save_json
+from ..io import UserError, load_json, save_json
 from ..models.hub import list_pretrained, pretrained_path, resolve_checkpoint
 from ..plots import plot_accuracy_vs_size, plot_size_steps
 from ..runtime import pick_dtype
-from .cache import cached_rows
-from .figures import Figure
+from .cache import cached, cached_rows
+from .figures import Figure, runs_to_train
 from .make import TEST_SEED, halting_rule
 from .recipes import RunOptions
 from .runs import ensure_trained, finished
@@ -57,17 +57,18 @@ def machine() -> str:
     cls = next((f for f in ("avx512_bf16", "avx2") if f in flags), "other") if flags else "unknown"
     dtype = pick_dtype("auto", torch.device("cpu"))
     precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, str(dtype))
-    return f"{name}, CPU class {cls}, {torch.get_num_threads()} threads, precision {precision}"
+    threads = torch.get_num_threads()
+    return f"{name}, CPU class {cls}, {threads} thread{'s' * (threads > 1)}, precision {precision}"
 
 
 def models_under_test(
     fig: Figure, scale: str, root: Path, pretrained: Sequence[str], log=print, opts: RunOptions | None = None
 ) -> list[Tested]:
-    """The shipped checkpoints ``pretrained`` if any, else the figure's runs (trained if missing)."""
-    if pretrained:
-        return [_checkpoint(name) for name in pretrained]
-    tested = []
-    for run in fig.runs:
+    """The shipped checkpoints ``pretrained`` if any, in place of LocRNN's runs, then the figure's
+    runs (trained if missing): all of them, or with ``pretrained`` those it does not stand in for
+    (dt_recall's, :func:`runs_to_train`)."""
+    tested = [_checkpoint(name) for name in pretrained]
+    for run in runs_to_train(fig, pretrained):
         if not finished(run, scale, root):
             log(f"[{run.key}] not trained yet: training it first")
         folder = ensure_trained(run, scale, root, log, opts)
@@ -105,8 +106,12 @@ def _timed(compute, stem: str, folder: Path):
     return run
 
 
-def test_size(m: Tested, t: SizeTest, folder: Path, *, progress: bool = False) -> tuple[dict, list[dict]]:
-    """One model on one size: the halting row and the sweep's rows (cached in ``folder``)."""
+def test_size(
+    m: Tested, t: SizeTest, folder: Path, *, progress: bool = False, cached_only: bool = False
+) -> tuple[dict, list[dict]] | None:
+    """One model on one size: the halting row and the sweep's rows (cached in ``folder``); with
+    ``cached_only`` those measured before with the same parameters by any file of the checkpoint,
+    else None (nothing is computed)."""
     rule = halting_rule(m.checkpoint)
     spec = SweepSpec(
         m.checkpoint,
@@ -119,6 +124,11 @@ def test_size(m: Tested, t: SizeTest, folder: Path, *, progress: bool = False) -
         progress=progress,
     )
     params = {"size": t.size, "n": t.n, "budget": t.budget, "rule": rule, "seed": TEST_SEED}
+    sweep_params = {"size": t.size, "n": t.n_sweep, "steps": list(t.grid), "seed": TEST_SEED}
+    if cached_only:  # the cells as measured then (a checkout's new file time does not discard them)
+        halt = cached(folder / "halting", "halting", params, None)
+        sweep = cached(folder / "sweep", "sweep", sweep_params, None)
+        return None if halt is None or sweep is None else _tagged(m, halt[0], sweep)
     compute = _timed(lambda: halting_checkpoint(spec)[0], "halting", folder / "halting")
     (halt,), _ = cached_rows(folder / "halting", "halting", params, m.checkpoint, compute)
     spec = SweepSpec(
@@ -130,9 +140,12 @@ def test_size(m: Tested, t: SizeTest, folder: Path, *, progress: bool = False) -
         out=folder / "sweep",
         progress=progress,
     )
-    params = {"size": t.size, "n": t.n_sweep, "steps": list(t.grid), "seed": TEST_SEED}
     compute = _timed(lambda: sweep_checkpoint(spec)[0], "sweep", folder / "sweep")
-    sweep, _ = cached_rows(folder / "sweep", "sweep", params, m.checkpoint, compute)
+    sweep, _ = cached_rows(folder / "sweep", "sweep", sweep_params, m.checkpoint, compute)
+    return _tagged(m, halt, sweep)
+
+
+def _tagged(m: Tested, halt: dict, sweep: list[dict]) -> tuple[dict, list[dict]]:
     tag = {"run": m.key, "model": m.label, "trained_on": 9}
     return {**halt, **tag}, [{**r, **tag} for r in sweep]
 
@@ -144,20 +157,33 @@ def make_size_figure(
     root: Path = Path("results"),
     n_test: int | None = None,
     pretrained: Sequence[str] = (),
+    cached_only: Sequence[str] = (),
     progress: bool = False,
     log=print,
     opts: RunOptions | None = None,
 ) -> Path:
     """Test every model of ``fig`` (or the shipped ``pretrained`` checkpoints) on every size, and
-    write ``root/size-extrapolation/``; returns that folder. ``n_test`` caps the mazes per size."""
+    write ``root/size-extrapolation/``; returns that folder. ``n_test`` caps the mazes per size.
+    The models named in ``cached_only`` (as in ``pretrained``, or run names) are only read from
+    the cells measured before: a size not measured yet stays out of the tables (shown as -)."""
     start = time.time()
     out = root / fig.folder
     models = models_under_test(fig, scale, root, pretrained, log, opts)
+    # each model as the user may name it: its key, or its name in ``pretrained``
+    names = {m.key: m.key for m in models} | {m.key: name for m, name in zip(models, pretrained)}
+    unknown = set(cached_only) - set(names.values()) - set(names)
+    if unknown:
+        raise UserError(f"cached_only names models not under test: {', '.join(sorted(unknown))}")
     tests = [t if n_test is None else _capped(t, n_test) for t in fig.extra["tests"]]
     halting, rows = [], []
     for t in tests:  # size by size, every model: an interrupted run has the small sizes of all
         for m in models:
-            h, r = test_size(m, t, out / "sizes" / m.key / str(t.size), progress=progress)
+            only = {m.key, names[m.key]} & set(cached_only)
+            cell = test_size(m, t, out / "sizes" / m.key / str(t.size), progress=progress, cached_only=only)
+            if cell is None:
+                log(f"[{m.label}] {t.size}x{t.size}: not measured before (cached_only): left out")
+                continue
+            h, r = cell
             halting.append(h)
             rows += r
             log(
@@ -181,7 +207,9 @@ def make_size_figure(
     if made.get("seconds") != seconds:
         save_json(timing, {"seconds": seconds, "wall": round(time.time() - start, 1), "machine": machine()})
         made = load_json(timing)
-    write_size_report(fig, halting, rows, tests, out, scale=scale, pretrained=pretrained, made=made)
+    write_size_report(
+        fig, halting, rows, tests, out, scale=scale, pretrained=pretrained, cached_only=cached_only, made=made
+    )
     return out
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ..evaluation.tables import fmt_pct
 from ..io import atomic_path
-from .figures import Figure
-from .sizes import SizeTest
+from .figures import Figure, runs_to_train
+from .sizes import SIZE_DT, SizeTest
 
 
 def _best(rows: list[dict]) -> tuple[int, float]:
@@ -67,9 +67,16 @@ def write_size_report(
     scale: str,
     pretrained: Sequence[str],
     made: dict,
+    cached_only: Sequence[str] = (),
 ) -> None:
-    what = f"the shipped checkpoints {', '.join(pretrained)}" if pretrained else "the figure's runs"
-    cmd = fig.command(scale) + (f" --pretrained {' '.join(pretrained)}" if pretrained else "")
+    what = f"the checkpoints {', '.join(pretrained)}" if pretrained else "the figure's runs"
+    if cached_only:
+        what += f" ({', '.join(cached_only)}: only the sizes measured before; - where none)"
+    runs = runs_to_train(fig, pretrained) if pretrained else ()
+    what += f", and the runs {', '.join(r.key for r in runs)}" if runs else ""
+    dt = scale != "paper" and any(r.model == SIZE_DT[0] for r in fig.runs)
+    cmd = fig.command(scale) + (" --dt" if dt else "") + (f" --pretrained {' '.join(pretrained)}" if pretrained else "")
+    cmd += f" --cached-only {' '.join(cached_only)}" if cached_only else ""
     md = [
         f"# {fig.folder}: {fig.title}",
         "",

@@ -28,6 +28,7 @@ else:  # pragma: no cover
 Objective = Literal["fixed", "random_steps", "progressive", "deep", "act"]  # training/objectives.py
 Optimizer = Literal["adam", "adamw", "sgd"]
 Schedule = Literal["cosine", "constant", "multistep"]
+WarmupKind = Literal["linear", "exponential"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Geometry = Literal["paper", "lra"]
 PenaltyPower = Literal[1, 2]
@@ -69,10 +70,14 @@ class TrainConfig:
     weight_decay: float = 0.0
     momentum: float = 0.9
     schedule: Schedule = _f("cosine", "cosine | constant | multistep")
-    warmup: float = _f(0.05, "fraction of all iterations with a linear warm-up")
+    warmup: float = _f(0.05, "linear: share of training warming up; exponential: its time constant (share)")
+    warmup_kind: WarmupKind = _f("linear", "linear (to 1 at warmup) | exponential (1 - exp(-p / warmup), DeepThinking)")
     milestones: list[float] = _f(note="multistep: fractions of training", factory=list)
     gamma: float = 0.1
-    clip: float | None = _f(1.0, "gradient-norm clipping (None: off)")
+    clip: float | None = _f(1.0, "gradient-norm clipping (0 or None: off)")
+    recurrent_lr_factor: float = _f(
+        1.0, "learning-rate factor of the recurrent block (the model's recurrent_parameters); DeepThinking: 1/steps"
+    )
     time_budget: float | None = _f(None, "seconds: stop then, with the schedule stretched to fit")
     # objective (see locrnn.training.objectives)
     objective: Objective = _f("fixed", "fixed | random_steps | progressive | deep | act")
@@ -221,6 +226,7 @@ def _rules(c: TrainConfig):
     for name in ("seed", "data_seed"):
         yield name, getattr(c, name) >= 0, "an integer >= 0"
     yield "lr", finite(c.lr) and c.lr > 0, "a number > 0"
+    yield "recurrent_lr_factor", finite(c.recurrent_lr_factor) and c.recurrent_lr_factor > 0, "a number > 0"
     for name in ("weight_decay", "state_penalty", "contraction", "ponder"):
         yield name, finite(getattr(c, name)) and getattr(c, name) >= 0, "a number >= 0"
     for name in ("warmup", "alpha", "act_warmup"):

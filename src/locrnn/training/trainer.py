@@ -232,8 +232,8 @@ def _set_lr(run: _Run) -> None:
     progress = run.pos["iteration"] / run.total
     if run.cfg.time_budget:
         progress = max(progress, broadcast_value(time.time() - run.t0, run.rt) / run.cfg.time_budget)
-    for group in run.opt.param_groups:
-        group["lr"] = run.cfg.lr * run.schedule(progress)
+    for group in run.opt.param_groups:  # a group's lr_factor: optim.param_groups
+        group["lr"] = run.cfg.lr * group.get("lr_factor", 1.0) * run.schedule(progress)
     run.clock["progress"] = progress
 
 
