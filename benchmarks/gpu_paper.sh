@@ -13,7 +13,7 @@
 #
 # Settings (environment): LOCRNN_PY (a python with torch and locrnn; default .venv/bin/python),
 # MAZE_BUDGET (330 s), PF_BUDGET (300 s), N_TEST (5000 per difficulty), DEADLINE (530 s: what
-# still runs then is stopped), ROOT (results/paper), PACK (a folder: the results, logs and best
+# still runs then is stopped), ROOT (results/paper; --smoke: its sibling gpu-smoke), PACK (a folder: the results, logs and best
 # weights are packed there as two .tar.gz files). A run that dies in the first minutes stops
 # everything at once, so that a short lease is not spent waiting.
 set -uo pipefail

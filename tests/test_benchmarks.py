@@ -82,6 +82,32 @@ def test_gpu_script_smoke_path(tmp_path):
     assert "images/s" in out.stdout
 
 
+@pytest.mark.slow
+def test_the_one_lease_gpu_script_makes_every_page_and_packs_them(tmp_path):
+    """benchmarks/gpu_paper.sh (Figs. 2, 7, 4 and 3A in one command) end to end at smoke scale:
+    every page, the budget table, and the two packs a lease brings back."""
+    import os
+    import sys
+    import tarfile
+
+    env = {**os.environ, "LOCRNN_PY": sys.executable, "ROOT": str(tmp_path / "paper"), "PACK": str(tmp_path / "pack")}
+    out = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu_paper.sh"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    for fig in ("fig2", "fig7", "fig4", "fig3a"):
+        page = (tmp_path / "gpu-smoke" / fig / "README.md").read_text()
+        assert "| run | budget | images trained of the recipe's |" in page, fig
+    assert "mazes exit 0, pathfinder exit 0" in out.stdout
+    with tarfile.open(tmp_path / "pack" / "runs.tar.gz") as tar:
+        names = tar.getnames()
+    assert "mazes11-locrnn-s0/best.safetensors" in names and "pathfinder14-locrnn-s0/summary.json" in names
+
+
 def test_accuracy_floor_pools_seeds():
     """The same-accuracy check averages the per-seed differences and widens its tolerance by their spread."""
     from run import accuracy_check
