@@ -72,11 +72,10 @@ def _recipe(run: Run, scale: str) -> TrainConfig:
     headline |= run.task == "mazes" and run.difficulty == 9
     cfg = make_config(preset, **common)
     if run.task == "mazes":  # a fixed number of fresh mazes (not a time budget): results do not depend on load
-        cfg.model_args = {**cfg.model_args, "width": 32}
-        cfg.n_train = spec.get("n_train", QUICK_MAZES[headline])
-        if run.variant == "deepthinking":
-            cfg.model_args = {**cfg.model_args, "width": QUICK_DT["width"]}
-            cfg.n_train = QUICK_DT["n_train"]
+        quick = {"width": 32, "n_train": spec.get("n_train", QUICK_MAZES[headline])}
+        quick = QUICK_DT if run.variant == "deepthinking" else quick
+        cfg.model_args = {**cfg.model_args, "width": quick["width"]}
+        cfg.n_train = quick["n_train"]
     cfg.n_val = min(cfg.n_val, 500)
     cfg.val_every = 60
     return cfg
