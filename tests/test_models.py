@@ -177,3 +177,22 @@ def test_a_gated_update_takes_mixed_dtypes_as_cuda_autocast_gives_them():
     assert out.dtype == torch.float32
     torch.testing.assert_close(out, (1 - gate) * old + gate * new.float())
     assert blend(old.bfloat16(), new, gate.bfloat16()).dtype == torch.bfloat16
+
+
+def test_grouped_pointwise_is_the_grouped_convolution_in_value_and_gradient() -> None:
+    """The batched-matmul form of a grouped 1x1 convolution (LocRNN's U_ll | U_ss) gives the
+    convolution's output and the same gradients for input, weight and bias."""
+    from locrnn.models.layers import grouped_pointwise
+
+    torch.manual_seed(0)
+    for groups, cin, cout, bias in [(2, 64, 64, True), (1, 16, 8, True), (4, 32, 16, False)]:
+        conv = torch.nn.Conv2d(cin, cout, 1, groups=groups, bias=bias)
+        x = torch.randn(3, cin, 5, 7, requires_grad=True)
+        ref = conv(x)
+        got = grouped_pointwise(x, conv)
+        assert got.shape == ref.shape
+        torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
+        g = torch.randn_like(ref)
+        params = [x, conv.weight] + ([conv.bias] if bias else [])
+        for a, b in zip(torch.autograd.grad(ref, params, g), torch.autograd.grad(got, params, g)):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ..io import UserError
 from ._registry import register_model
 from .base import RecurrentCell, RecurrentNet
-from .layers import blend, layer_norm, recurrent_net
+from .layers import blend, grouped_pointwise, layer_norm, recurrent_net
 
 _ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh, "relu6": F.relu6}
 # the same, in place: used on tensors the cell has just made and nothing else holds
@@ -37,7 +37,7 @@ class LocRNNCell(RecurrentCell):
 
     Implementation (same equations, fewer passes over memory): the state is one tensor
     cat(L, S) of 2C channels, so W_ll*L + W_ls*S is one convolution of it, as is W_sl*L + W_ss*S,
-    and U_ll|U_ss is one grouped 1x1 convolution; every X term is one 1x1 convolution computed
+    and U_ll|U_ss is one grouped 1x1 convolution (run as a batched matmul); every X term is one 1x1 convolution computed
     once per forward (:meth:`prepare`); each pair of LayerNorms (one per population) is one
     group norm with a group per population. With ``init="zeros"`` the first step (``t == 0``,
     the state made by :meth:`init_state`) skips W_ll, W_ls, W_sl and W_ss: they see zeros and
@@ -125,7 +125,7 @@ class LocRNNCell(RecurrentCell):
         candidates = self._act_(drive[0] + self._recurrent(LS, drive[0], t))  # L~_t | S~_t  (3), (4)
         if not self.gates:
             return self.act(self._norm(candidates, self.ln_out))
-        G = torch.sigmoid(drive[1] + self._norm(self.u_h(LS), self.ln_uh))  # G^L_t | G^S_t  (1), (2)
+        G = torch.sigmoid(drive[1] + self._norm(grouped_pointwise(LS, self.u_h), self.ln_uh))  # G^L_t | G^S_t  (1), (2)
         return self._act_(self._norm(blend(LS, candidates, G), self.ln_out))  # L_t | S_t  (5), (6)
 
     def output(self, state: torch.Tensor) -> torch.Tensor:
