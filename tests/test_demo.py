@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from locrnn.demo import LEARNED, SIZES, TRAIN_STEPS, demo_config, judge, run_demo
+from locrnn.demo import LEARNED, SIZES, TRAIN_RANGE, TRAIN_STEPS, demo_config, judge, run_demo
 
 
 def rows_with(acc: dict[int, dict[int, float]]) -> list[dict]:
@@ -23,6 +23,17 @@ def test_a_learned_run_reports_the_gain_of_thinking_longer():
     assert "+60.0 points by thinking longer" in message
 
 
+def test_the_gain_is_counted_from_the_best_trained_step_count_not_the_mean():
+    """Training unrolls 12-18 steps: a rise within that window is training, not thinking longer."""
+    acc = {d: {s: 0.0 for s in range(1, 46)} for d in SIZES}
+    acc[9].update({15: 0.97})
+    acc[13].update({TRAIN_STEPS: 0.2, TRAIN_RANGE[1]: 0.35, TRAIN_RANGE[1] + 1: 0.4, 30: 0.7})
+    verdict, message = judge(rows_with(acc), best_val=0.95, images=12_000)
+    assert (verdict["size13_at_trained"], verdict["size13_at_trained_steps"]) == (0.35, TRAIN_RANGE[1])
+    assert (verdict["size13_best"], verdict["size13_best_steps"]) == (0.7, 30)
+    assert "+35.0 points by thinking longer" in message
+
+
 def test_a_run_that_did_not_learn_says_so_and_quotes_no_gain():
     acc = {d: {s: 0.0 for s in range(1, 46)} for d in SIZES}
     acc[9].update({15: 0.06, 19: LEARNED - 0.01})
@@ -36,6 +47,9 @@ def test_the_demo_recipe_is_bounded_by_images_not_time(tmp_path):
     cfg = demo_config(tmp_path, "d", seed=0)
     assert cfg.time_budget is None and cfg.stop_at is not None and cfg.n_train > 0
     assert cfg.precision == "auto"  # fp32 where bf16 is emulated (runtime.pick_dtype)
+    # each batch unrolls 12-18 steps, 15 on average: the cost of the paper's fixed 15
+    assert (cfg.objective, cfg.min_steps, cfg.max_steps, cfg.steps) == ("random_steps", *TRAIN_RANGE, TRAIN_STEPS)
+    assert sum(TRAIN_RANGE) / 2 == TRAIN_STEPS
 
 
 @pytest.mark.slow
