@@ -196,3 +196,33 @@ def test_grouped_pointwise_is_the_grouped_convolution_in_value_and_gradient() ->
         params = [x, conv.weight] + ([conv.bias] if bias else [])
         for a, b in zip(torch.autograd.grad(ref, params, g), torch.autograd.grad(got, params, g)):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_pixel_norm_normalises_each_pixel_over_its_group_and_couples_no_pixels() -> None:
+    """norm_scope="pixel": a LayerNorm over each population's channels at every pixel, so a change
+    at one pixel leaves every other pixel's output unchanged (the image-wide LN moves them all)."""
+    from locrnn.models.layers import pixel_group_norm
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 5, 6)
+    w, b = torch.ones(8), torch.zeros(8)
+    y = pixel_group_norm(x, 2, w, b, 0.0).view(2, 2, 4, 5, 6)
+    torch.testing.assert_close(y.mean(2), torch.zeros(2, 2, 5, 6), atol=1e-5, rtol=0)
+    torch.testing.assert_close(y.var(2, unbiased=False), torch.ones(2, 2, 5, 6), atol=1e-4, rtol=0)
+    ref = torch.nn.functional.layer_norm(x.permute(0, 2, 3, 1).reshape(2, 5, 6, 2, 4), (4,), eps=0.0)
+    torch.testing.assert_close(y, ref.permute(0, 3, 4, 1, 2), atol=1e-5, rtol=0)
+
+    for scope, coupled in (("pixel", False), ("image", True)):
+        torch.manual_seed(0)
+        net = build_model("locrnn", task="mazes", width=8, steps=4, norm_scope=scope).eval()
+        img = torch.rand(1, 3, 40, 40)
+        moved = img.clone()
+        moved[0, :, 2, 2] += 1.0  # one pixel in a corner; 4 steps of 5x5 kernels reach ~12 px from it
+        with torch.no_grad():
+            far = (net(img) - net(moved))[..., 30:, 30:].abs().max().item()
+        assert (far > 1e-6) == coupled, (scope, far)
+
+
+def test_an_unknown_norm_scope_is_refused() -> None:
+    with pytest.raises(ValueError, match="norm_scope"):
+        build_model("locrnn", task="mazes", width=8, norm_scope="global")

@@ -41,6 +41,21 @@ def grouped_pointwise(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     return out.reshape(b, conv.out_channels, h, w)
 
 
+def pixel_group_norm(
+    x: torch.Tensor, groups: int, weight: torch.Tensor, bias: torch.Tensor, eps: float = 1e-5
+) -> torch.Tensor:
+    """A layer norm of each group's channels at every pixel separately (no pooling over space).
+
+    y = (x - mean_c x) / sqrt(var_c x + eps) * weight + bias, the mean and variance taken over the
+    group's channels at one pixel. Unlike a norm over (C, H, W) it couples no two pixels: the
+    update stays local, whatever the image size."""
+    b, c, h, w = x.shape
+    xg = x.view(b, groups, c // groups, h, w)
+    var, mean = torch.var_mean(xg, dim=2, unbiased=False, keepdim=True)
+    y = ((xg - mean) * torch.rsqrt(var + eps)).view(b, c, h, w)
+    return torch.addcmul(bias.view(1, -1, 1, 1).to(y.dtype), y, weight.view(1, -1, 1, 1).to(y.dtype))
+
+
 def layer_norm(channels: int) -> nn.GroupNorm:
     """LayerNorm over (C, H, W) per sample with a per-channel affine: any image size works."""
     return nn.GroupNorm(1, channels)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ..io import UserError
 from ._registry import register_model
 from .base import RecurrentCell, RecurrentNet
-from .layers import blend, grouped_pointwise, layer_norm, recurrent_net
+from .layers import blend, grouped_pointwise, layer_norm, pixel_group_norm, recurrent_net
 
 _ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh, "relu6": F.relu6}
 # the same, in place: used on tensors the cell has just made and nothing else holds
@@ -46,6 +46,10 @@ class LocRNNCell(RecurrentCell):
     Ablations (Sec. 5.3): ``use_s=False`` drops S; ``readout="ls"`` sends cat(L, S) to the
     readout; ``activation`` sets gamma and kappa (relu, tanh, relu6 = ReLU clipped at 6);
     ``gates=False`` fixes G = 1 (L_t = kappa(LN(L~_t))); ``layernorm=False`` removes every LN.
+
+    Beyond the paper: ``norm_scope="pixel"`` makes every LN a layer norm over the population's
+    channels at each pixel (:func:`pixel_group_norm`) instead of over (C, H, W): no step then
+    depends on statistics of the whole image, so the same local rule runs on any maze size.
     """
 
     def __init__(
@@ -61,8 +65,12 @@ class LocRNNCell(RecurrentCell):
         gates: bool = True,
         layernorm: bool = True,
         init: str = "zeros",
+        norm_scope: str = "image",
     ) -> None:
         super().__init__()
+        if norm_scope not in ("image", "pixel"):
+            raise UserError(f"norm_scope must be 'image' (LN over C, H, W) or 'pixel' (over C), got {norm_scope!r}")
+        self.norm_scope = norm_scope
         if activation not in _ACTIVATIONS:
             raise UserError(f"unknown activation {activation!r}; choose {sorted(_ACTIVATIONS)}")
         if readout not in ("l", "ls") or (readout == "ls" and not use_s):
@@ -93,10 +101,12 @@ class LocRNNCell(RecurrentCell):
         """One LayerNorm per population, as a group norm with one group per population."""
         if isinstance(norms[0], nn.Identity):
             return x
-        if len(norms) == 1:
+        if len(norms) == 1 and self.norm_scope == "image":
             return norms[0](x)
         weight = torch.cat([n.weight for n in norms])
         bias = torch.cat([n.bias for n in norms])
+        if self.norm_scope == "pixel":
+            return pixel_group_norm(x, len(norms), weight, bias, norms[0].eps)
         return F.group_norm(x, len(norms), weight, bias, norms[0].eps)
 
     def prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -170,8 +180,10 @@ def locrnn(
     activation: str = "relu",
     gates: bool = True,
     layernorm: bool = True,
+    norm_scope: str = "image",
 ) -> RecurrentNet:
-    """LocRNN as in the paper (Eq. 1-6): L and S populations, gates, LayerNorm, ReLU."""
+    """LocRNN as in the paper (Eq. 1-6): L and S populations, gates, LayerNorm, ReLU
+    (``norm_scope="pixel"``: each LayerNorm over channels only, see :class:`LocRNNCell`)."""
     return _locrnn(**locals())
 
 
