@@ -174,6 +174,22 @@ def test_shipped_stable_maze_model_holds_its_answer_far_past_its_training_steps(
     assert res[30]["accuracy"] >= 0.95 and res[240]["accuracy"] >= res[30]["accuracy"] - 0.03
 
 
+@pytest.mark.slow
+def test_shipped_local_maze_model_solves_19x19_mazes_after_training_on_9x9_only():
+    """locrnn-mazes-local (pixel norm, docs/size-extrapolation.md) finishes 19x19 mazes given the
+    steps, and keeps its answer: trained on 9x9 only, with at most 60 steps."""
+    from locrnn import build_model
+    from locrnn.scoring import evaluate_steps
+    from locrnn.tasks import get_task
+
+    task = get_task("mazes")
+    model = build_model("locrnn", task="mazes", pretrained="local").eval()
+    assert model.config["norm_scope"] == "pixel"
+    res = evaluate_steps(model, task.test_data(19, 24, seed=321), task, [30, 150, 300])
+    assert res[150]["accuracy"] >= 0.85 and res[150]["accuracy"] > res[30]["accuracy"] + 0.5
+    assert res[300]["accuracy"] >= res[150]["accuracy"] - 0.05
+
+
 def test_shipped_maze_model_solves_mazes_and_extrapolates():
     """The shipped quick-scale LocRNN solves held-out 9x9 mazes and more 13x13 ones with more steps."""
     from locrnn import build_model
