@@ -31,6 +31,7 @@ from .training.trainer import train
 
 TRAIN_STEPS = 15  # the model's default step count: the mean of TRAIN_RANGE, and where it is validated
 TRAIN_RANGE = (12, 18)  # unroll lengths drawn per batch in training (objective random_steps)
+TRAINED = f"{TRAIN_RANGE[0]}-{TRAIN_RANGE[1]}"  # how messages name the trained step counts
 SIZE = 9
 WIDTH = 32
 BATCH = 8
@@ -82,7 +83,7 @@ def run_demo(
     name = f"demo-{datetime.now():%Y%m%d-%H%M%S}"
     cfg = demo_config(out, name, seed, n_train, minutes)
     log(
-        f"locrnn demo: LocRNN (width {WIDTH}, {_trained()} steps) learns to solve {SIZE}x{SIZE} mazes from at most "
+        f"locrnn demo: LocRNN (width {WIDTH}, {TRAINED} steps) learns to solve {SIZE}x{SIZE} mazes from at most "
         f"{n_train:,} fresh mazes (stopping once {100 * STOP_AT:.0f}% of {N_VAL} validation mazes are solved), then "
         f"is tested at every step count from 1 to {SWEEP_STEPS} on sizes {', '.join(map(str, SIZES))} "
         f"(11 and 13 never seen in training)."
@@ -94,7 +95,7 @@ def run_demo(
     rows, sweep_dir = sweep_checkpoint(SweepSpec(run_dir, difficulties=SIZES, steps=steps, n=n_test, seed=seed))
     log(
         "\nExact-match accuracy (%) of whole mazes by test-time steps "
-        f"(trained with {_trained()}; {n_test} test mazes per size):"
+        f"(trained with {TRAINED}; {n_test} test mazes per size):"
     )
     log(summary_table(rows))
     verdict, message = judge(rows, best_val, images, n_train)
@@ -105,10 +106,6 @@ def run_demo(
         f"total time {verdict['minutes']:.1f} min"
     )
     return verdict
-
-
-def _trained() -> str:
-    return f"{TRAIN_RANGE[0]}-{TRAIN_RANGE[1]}"
 
 
 def judge(rows: list[dict], best_val: float, images: int, n_train: int = N_TRAIN) -> tuple[dict, str]:
@@ -148,6 +145,6 @@ def judge(rows: list[dict], best_val: float, images: int, n_train: int = N_TRAIN
         f"mazes at {best(easy)} steps (validation at {TRAIN_STEPS} steps: {100 * best_val:.1f}%). "
         f"On {hard}x{hard} mazes (never seen) the model is best at {verdict[f'size{hard}_best_steps']} steps: "
         f"{100 * top:.1f}% vs {100 * at_t:.1f}% at {verdict[f'size{hard}_at_trained_steps']} steps, the best of its "
-        f"trained {_trained()} "
+        f"trained {TRAINED} "
         f"({'+' if gain >= 0 else ''}{100 * gain:.1f} points by thinking longer)."
     )

@@ -30,8 +30,9 @@ def grouped_pointwise(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
 
     out[b, g] = W_g @ x[b, g] + bias_g, with x viewed as (B, groups, C_in / groups, H * W). Same
     result and parameters as the convolution; oneDNN runs grouped 1x1 convolutions far below its
-    dense rate on CPUs (LocRNN's U_ll | U_ss, 2 groups of 32 at 24x24, batch 8, fp32: forward and
-    backward 2.4 ms as a convolution, 0.9 ms as a matmul; benchmarks/cpu_levers.py)."""
+    dense rate on CPUs (LocRNN's U_ll | U_ss, 2 groups of 32 at 24x24, batch 8, fp32 with AVX2:
+    forward and backward 2.4 ms as a convolution, 0.9 ms as a matmul, timed side by side; the
+    training step's gain is in benchmarks/cpu_levers.py)."""
     g = conv.groups
     b, c, h, w = x.shape
     weight = conv.weight.view(g, conv.out_channels // g, c // g)

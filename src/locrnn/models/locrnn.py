@@ -37,8 +37,8 @@ class LocRNNCell(RecurrentCell):
 
     Implementation (same equations, fewer passes over memory): the state is one tensor
     cat(L, S) of 2C channels, so W_ll*L + W_ls*S is one convolution of it, as is W_sl*L + W_ss*S,
-    and U_ll|U_ss is one grouped 1x1 convolution (run as a batched matmul); every X term is one 1x1 convolution computed
-    once per forward (:meth:`prepare`); each pair of LayerNorms (one per population) is one
+    and U_ll|U_ss is one grouped 1x1 convolution (run as a batched matmul); every X term is one
+    1x1 convolution computed once per forward (:meth:`prepare`); each pair of LayerNorms (one per population) is one
     group norm with a group per population. With ``init="zeros"`` the first step (``t == 0``,
     the state made by :meth:`init_state`) skips W_ll, W_ls, W_sl and W_ss: they see zeros and
     give their biases.
