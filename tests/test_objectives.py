@@ -14,7 +14,7 @@ from locrnn.models import build_model, get_entry, list_models
 from locrnn.tasks import get_task
 from locrnn.training.config import TYPES, make_config
 from locrnn.training.contraction import contraction_penalty
-from locrnn.training.objectives import list_objectives, objective_loss, register_objective, relative_change
+from locrnn.training.objectives import list_objectives, objective_loss, perturb, register_objective, relative_change
 
 SPECS = {  # each objective with its terms on
     "fixed": dict(objective="fixed"),
@@ -22,6 +22,7 @@ SPECS = {  # each objective with its terms on
     "fixed_penalty": dict(objective="fixed", state_penalty=1.0),
     "random_steps": dict(objective="random_steps", min_steps=2, max_steps=6, state_penalty=1.0),
     "progressive": dict(objective="progressive", max_steps=9, state_penalty=1.0, contraction=10.0),
+    "progressive_noise": dict(objective="progressive", max_steps=9, state_penalty=1.0, state_noise=0.3),
     "deep": dict(objective="deep", min_steps=2, max_steps=5, state_penalty=1.0, penalty_power=1),
     "act": dict(objective="act", max_steps=6, act_warmup=0.0),
     "act_warm_up": dict(objective="act", max_steps=6, act_warmup=1.0),
@@ -201,3 +202,18 @@ def test_grad_steps_truncates_backpropagation():
         assert (a is None) == (b is None) and (a is None or torch.allclose(a, b, atol=1e-6))
     fully = torch.autograd.grad(full, list(net.parameters()), allow_unused=True)
     assert any(a is not None and not torch.allclose(a, b) for a, b in zip(truncated, fully))
+
+
+def test_state_noise_scales_with_each_samples_rms_and_keeps_a_relu_state_non_negative():
+    torch.manual_seed(0)
+    signed = torch.randn(2, 8, 16, 16) * torch.tensor([1.0, 10.0]).view(2, 1, 1, 1)
+    noise = perturb(signed, 0.2) - signed
+    rms = noise.flatten(1).square().mean(1).sqrt()
+    ratio = rms / signed.flatten(1).square().mean(1).sqrt()
+    torch.testing.assert_close(ratio, torch.tensor([0.2, 0.2]), atol=0.01, rtol=0)
+    relu = signed.clamp_min(0)
+    moved = perturb(relu, 0.5)
+    assert (moved >= 0).all() and not torch.equal(moved, relu)
+    state = (relu, signed)  # a tuple state (ConvGRU-like cells): each tensor on its own
+    a, b = perturb(state, 0.2)
+    assert (a >= 0).all() and (b < 0).any()

@@ -87,6 +87,7 @@ class TrainConfig:
     grad_steps: int | None = _f(None, "fixed: backpropagate through the last N steps only (truncated BPTT)")
     state_penalty: float = _f(0.0, "weight of the last-step relative state change (fixed point)")
     contraction: float = _f(0.0, "progressive: weight of the contraction penalty (training/contraction.py)")
+    state_noise: float = _f(0.0, "progressive: noise added to the detached start state, relative to its RMS")
     penalty_power: PenaltyPower = _f(2, "2: squared relative change; 1: its square root (no vanishing gradient)")
     ponder: float = _f(0.1, "act: weight of the ponder cost (the mean halting remainder)")
     act_warmup: float = _f(0.3, "act: share of training with halting off (the loss after max_steps)")
@@ -227,7 +228,7 @@ def _rules(c: TrainConfig):
         yield name, getattr(c, name) >= 0, "an integer >= 0"
     yield "lr", finite(c.lr) and c.lr > 0, "a number > 0"
     yield "recurrent_lr_factor", finite(c.recurrent_lr_factor) and c.recurrent_lr_factor > 0, "a number > 0"
-    for name in ("weight_decay", "state_penalty", "contraction", "ponder"):
+    for name in ("weight_decay", "state_penalty", "contraction", "state_noise", "ponder"):
         yield name, finite(getattr(c, name)) and getattr(c, name) >= 0, "a number >= 0"
     for name in ("warmup", "alpha", "act_warmup"):
         yield name, 0 <= getattr(c, name) <= 1, "a number between 0 and 1"

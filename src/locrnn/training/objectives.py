@@ -30,6 +30,10 @@ Terms (added by the objectives that take them):
 * :func:`contraction_term` (``contraction``; progressive): that weight times the contraction
   penalty of :mod:`locrnn.training.contraction` at the window's last state when it is past half
   the reach: the late state must be an attracting fixed point, not only a resting one.
+* ``state_noise`` (progressive): the detached state reached after n steps is perturbed
+  (:func:`perturb`: Gaussian noise of that scale times each sample's RMS) before the k steps
+  with gradients, so the model learns to return to the answer from states its own dynamics did
+  not reach (on larger mazes they reach states that 9x9 training never showed; docs/size-extrapolation.md).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from typing import Any, NamedTuple
 
 import torch
 import torch.nn as nn
+from torch.utils._pytree import tree_map
 
 from ..io import UserError
 from ..models.act import act_forward
@@ -131,6 +136,19 @@ def contraction_term(b: Batch, window: Window, t: int, reach: int) -> torch.Tens
     if not weight or t < reach // 2:
         return 0.0
     return weight * contraction_penalty(b.net.cell, window.drive, window.state, t)
+
+
+def perturb(state: Any, scale: float) -> Any:
+    """``state`` plus Gaussian noise of ``scale`` times each sample's RMS, kept non-negative where
+    the state is (a ReLU cell's state): the progressive window must then recover the answer
+    from a state near, not at, the one the dynamics reached."""
+
+    def one(v: torch.Tensor) -> torch.Tensor:
+        rms = v.float().flatten(1).square().mean(1).sqrt().view(-1, *([1] * (v.dim() - 1)))
+        out = v + (scale * rms * torch.randn_like(v, dtype=torch.float32)).to(v.dtype)
+        return out.clamp_min(0) if bool((v >= 0).all()) else out
+
+    return tree_map(one, state)
 
 
 # --- unrolls -----------------------------------------------------------------------------------
@@ -240,6 +258,8 @@ def progressive(b: Batch) -> torch.Tensor:
         k = b.rng.randint(1, steps)
     with torch.no_grad():
         state = b.net.final_state(b.x, n) if n else None
+        if state is not None and b.cfg.state_noise:
+            state = perturb(state, b.cfg.state_noise)
     w = _continue(b.net, b.x, state, k, start=n)
     prog = b.loss(w.logits) + state_term(b, w.prev, w.last) + contraction_term(b, w, n + k, reach)
     return (1 - alpha) * full + alpha * prog
