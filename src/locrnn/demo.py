@@ -98,6 +98,7 @@ def run_demo(
         f"(trained with {TRAINED}; {n_test} test mazes per size):"
     )
     log(summary_table(rows))
+    log(f"(@trained: at {TRAIN_STEPS} steps, the mean of the trained {TRAINED}; the verdict takes the best of them)")
     verdict, message = judge(rows, best_val, images, n_train)
     log("\n" + message)
     verdict["minutes"] = (time.time() - start) / 60
