@@ -14,7 +14,14 @@ from locrnn.models import build_model, get_entry, list_models
 from locrnn.tasks import get_task
 from locrnn.training.config import TYPES, make_config
 from locrnn.training.contraction import contraction_penalty
-from locrnn.training.objectives import list_objectives, objective_loss, perturb, register_objective, relative_change
+from locrnn.training.objectives import (
+    list_objectives,
+    mix_boxes,
+    objective_loss,
+    perturb,
+    register_objective,
+    relative_change,
+)
 
 SPECS = {  # each objective with its terms on
     "fixed": dict(objective="fixed"),
@@ -23,6 +30,7 @@ SPECS = {  # each objective with its terms on
     "random_steps": dict(objective="random_steps", min_steps=2, max_steps=6, state_penalty=1.0),
     "progressive": dict(objective="progressive", max_steps=9, state_penalty=1.0, contraction=10.0),
     "progressive_noise": dict(objective="progressive", max_steps=9, state_penalty=1.0, state_noise=0.3),
+    "progressive_mix": dict(objective="progressive", max_steps=9, state_mix=1.0, state_noise=0.1),
     "deep": dict(objective="deep", min_steps=2, max_steps=5, state_penalty=1.0, penalty_power=1),
     "act": dict(objective="act", max_steps=6, act_warmup=0.0),
     "act_warm_up": dict(objective="act", max_steps=6, act_warmup=1.0),
@@ -217,3 +225,19 @@ def test_state_noise_scales_with_each_samples_rms_and_keeps_a_relu_state_non_neg
     state = (relu, signed)  # a tuple state (ConvGRU-like cells): each tensor on its own
     a, b = perturb(state, 0.2)
     assert (a >= 0).all() and (b < 0).any()
+
+
+def test_state_mix_pastes_one_box_of_the_next_samples_state():
+    torch.manual_seed(0)
+    state = torch.arange(6.0).view(6, 1, 1, 1).expand(6, 3, 12, 10).clone()  # sample i is all i
+    mixed = mix_boxes(state, 1.0)
+    for i in range(6):
+        changed = (mixed[i] != state[i]).all(0)  # the same pixels in every channel
+        assert (mixed[i][:, changed] == (i - 1) % 6).all()  # pasted from the batch rolled by one
+        rows, cols = changed.any(1).nonzero().flatten(), changed.any(0).nonzero().flatten()
+        assert changed.sum() == len(rows) * len(cols)  # one rectangle
+        assert 3 <= len(rows) <= 6 and 2 <= len(cols) <= 5  # a quarter to a half of each side
+        assert (rows.diff() == 1).all() and (cols.diff() == 1).all()
+    assert torch.equal(mix_boxes(state, 0.0), state)
+    flat = torch.randn(4, 7)
+    assert torch.equal(mix_boxes(flat, 1.0), flat)  # only (B, C, H, W) states are mixed

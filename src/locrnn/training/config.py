@@ -88,6 +88,7 @@ class TrainConfig:
     state_penalty: float = _f(0.0, "weight of the last-step relative state change (fixed point)")
     contraction: float = _f(0.0, "progressive: weight of the contraction penalty (training/contraction.py)")
     state_noise: float = _f(0.0, "progressive: noise added to the detached start state, relative to its RMS")
+    state_mix: float = _f(0.0, "progressive: share of samples whose start state gets a box of another sample's state")
     penalty_power: PenaltyPower = _f(2, "2: squared relative change; 1: its square root (no vanishing gradient)")
     ponder: float = _f(0.1, "act: weight of the ponder cost (the mean halting remainder)")
     act_warmup: float = _f(0.3, "act: share of training with halting off (the loss after max_steps)")
@@ -230,7 +231,7 @@ def _rules(c: TrainConfig):
     yield "recurrent_lr_factor", finite(c.recurrent_lr_factor) and c.recurrent_lr_factor > 0, "a number > 0"
     for name in ("weight_decay", "state_penalty", "contraction", "state_noise", "ponder"):
         yield name, finite(getattr(c, name)) and getattr(c, name) >= 0, "a number >= 0"
-    for name in ("warmup", "alpha", "act_warmup"):
+    for name in ("warmup", "alpha", "act_warmup", "state_mix"):
         yield name, 0 <= getattr(c, name) <= 1, "a number between 0 and 1"
     yield "momentum", 0 <= c.momentum < 1, "a number in [0, 1)"
     yield "gamma", finite(c.gamma) and c.gamma > 0, "a number > 0"

@@ -151,6 +151,33 @@ def perturb(state: Any, scale: float) -> Any:
     return tree_map(one, state)
 
 
+def mix_boxes(state: Any, share: float) -> Any:
+    """For a ``share`` of the samples, a random box of the detached state (a quarter to a half of
+    each side) is replaced by the same box of the next sample's state: a locally wrong but
+    plausible state (paths and fronts that do not belong to this maze) that the progressive window
+    must repair. Spatial (B, C, H, W) tensors only; others pass unchanged."""
+
+    def one(v: torch.Tensor) -> torch.Tensor:
+        if v.dim() != 4 or v.shape[0] < 2:
+            return v
+        b, _, h, w = v.shape
+        dev = v.device
+
+        def span(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+            size = torch.randint(max(1, n // 4), max(2, n // 2 + 1), (b, 1), device=dev)
+            start = (torch.rand(b, 1, device=dev) * (n - size + 1)).long()
+            idx = torch.arange(n, device=dev)
+            return (idx >= start) & (idx < start + size), size
+
+        rows, _ = span(h)
+        cols, _ = span(w)
+        chosen = torch.rand(b, device=dev) < share
+        mask = (rows[:, :, None] & cols[:, None, :]) & chosen[:, None, None]
+        return torch.where(mask[:, None], v.roll(1, 0), v)
+
+    return tree_map(one, state)
+
+
 # --- unrolls -----------------------------------------------------------------------------------
 
 
@@ -258,6 +285,8 @@ def progressive(b: Batch) -> torch.Tensor:
         k = b.rng.randint(1, steps)
     with torch.no_grad():
         state = b.net.final_state(b.x, n) if n else None
+        if state is not None and b.cfg.state_mix:
+            state = mix_boxes(state, b.cfg.state_mix)
         if state is not None and b.cfg.state_noise:
             state = perturb(state, b.cfg.state_noise)
     w = _continue(b.net, b.x, state, k, start=n)
