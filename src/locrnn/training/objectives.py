@@ -34,6 +34,9 @@ Terms (added by the objectives that take them):
   (:func:`perturb`: Gaussian noise of that scale times each sample's RMS) before the k steps
   with gradients, so the model learns to return to the answer from states its own dynamics did
   not reach (on larger mazes they reach states that 9x9 training never showed; docs/size-extrapolation.md).
+* ``state_mix`` (progressive): before the noise, a share of the samples get a random box of the
+  next sample's detached state (:func:`mix_boxes`): paths and fronts that do not belong to the
+  maze, to be repaired (measured in docs/size-extrapolation.md: it did not help).
 """
 
 from __future__ import annotations
