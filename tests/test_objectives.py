@@ -227,7 +227,7 @@ def test_state_noise_scales_with_each_samples_rms_and_keeps_a_relu_state_non_neg
     assert (a >= 0).all() and (b < 0).any()
 
 
-def test_state_mix_pastes_one_box_of_the_next_samples_state():
+def test_state_mix_pastes_one_box_of_the_previous_samples_state():
     torch.manual_seed(0)
     state = torch.arange(6.0).view(6, 1, 1, 1).expand(6, 3, 12, 10).clone()  # sample i is all i
     mixed = mix_boxes(state, 1.0)

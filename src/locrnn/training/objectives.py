@@ -35,7 +35,7 @@ Terms (added by the objectives that take them):
   with gradients, so the model learns to return to the answer from states its own dynamics did
   not reach (on larger mazes they reach states that 9x9 training never showed; docs/size-extrapolation.md).
 * ``state_mix`` (progressive): before the noise, a share of the samples get a random box of the
-  next sample's detached state (:func:`mix_boxes`): paths and fronts that do not belong to the
+  previous sample's detached state (:func:`mix_boxes`): paths and fronts that do not belong to the
   maze, to be repaired (measured in docs/size-extrapolation.md: it did not help).
 """
 
@@ -156,7 +156,7 @@ def perturb(state: Any, scale: float) -> Any:
 
 def mix_boxes(state: Any, share: float) -> Any:
     """For a ``share`` of the samples, a random box of the detached state (a quarter to a half of
-    each side) is replaced by the same box of the next sample's state: a locally wrong but
+    each side) is replaced by the same box of the previous sample's state (the batch rolled by one): a locally wrong but
     plausible state (paths and fronts that do not belong to this maze) that the progressive window
     must repair. Spatial (B, C, H, W) tensors only; others pass unchanged."""
 
@@ -166,14 +166,13 @@ def mix_boxes(state: Any, share: float) -> Any:
         b, _, h, w = v.shape
         dev = v.device
 
-        def span(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        def span(n: int) -> torch.Tensor:  # (b, n) bool: one run of a quarter to a half of n per sample
             size = torch.randint(max(1, n // 4), max(2, n // 2 + 1), (b, 1), device=dev)
             start = (torch.rand(b, 1, device=dev) * (n - size + 1)).long()
             idx = torch.arange(n, device=dev)
-            return (idx >= start) & (idx < start + size), size
+            return (idx >= start) & (idx < start + size)
 
-        rows, _ = span(h)
-        cols, _ = span(w)
+        rows, cols = span(h), span(w)
         chosen = torch.rand(b, device=dev) < share
         mask = (rows[:, :, None] & cols[:, None, :]) & chosen[:, None, None]
         return torch.where(mask[:, None], v.roll(1, 0), v)
