@@ -103,7 +103,15 @@ def test_data_train_sweep(tmp_path, capsys):
     rows = list(csv.DictReader(open(run / "halting" / "halting.csv")))
     assert [r["difficulty"] for r in rows] == ["7"]
     assert all(1 <= float(r["mean_steps"]) <= 8 for r in rows)
+    assert float(rows[0]["damping"]) == 1.0
     assert (run / "halting" / "halting.png").is_file()
+    halt = ["sweep", str(run), "--sizes", "7", "--halt", "prediction", "--max-steps", "8", "--n", "40"]
+    halt += ["--data-root", str(root), "--precision", "fp32", "--out", str(tmp_path / "damped")]
+    assert main([*halt, "--damping", "0.5"]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "damped" / "halting.csv")))
+    assert float(rows[0]["damping"]) == 0.5 and 1 <= float(rows[0]["mean_steps"]) <= 8
+    assert main([*halt, "--damping", "1.5"]) == 2
+    assert "--damping must be in (0, 1]" in capsys.readouterr().err
 
 
 def test_models_listing(capsys):

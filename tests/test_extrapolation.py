@@ -34,3 +34,30 @@ def test_halting_writes_a_row_per_difficulty_and_needs_a_rule(tmp_path):
     assert {p.name for p in out.iterdir()} == {"halting.csv", "halting.json", "halting.png"}
     with pytest.raises(ValueError, match="needs a spec with a halting rule"):
         halting_checkpoint(SweepSpec(tmp_path / "m", difficulties=[5], n=4, out=tmp_path / "x"))
+
+
+def test_a_checkpoints_test_time_settings_apply_unless_the_spec_sets_them(tmp_path):
+    """A checkpoint's JSON may recommend test-time damping and halting patience (``test_time``);
+    a spec that leaves them at None takes them, one that sets them wins; bad values are refused."""
+    import json
+
+    from locrnn.io import UserError
+
+    model = build_model("locrnn", task="mazes", width=8, steps=2)
+    save_model(tmp_path / "m", model, test_time={"damping": 0.5, "patience": 3})
+    spec = dict(difficulties=[5], n=6, halt="prediction", max_steps=8, progress=False)
+    (row,), _ = halting_checkpoint(SweepSpec(tmp_path / "m", out=tmp_path / "a", **spec))
+    assert (row["damping"], row["patience"]) == (0.5, 3)
+    (row,), _ = halting_checkpoint(SweepSpec(tmp_path / "m", out=tmp_path / "b", damping=1.0, patience=5, **spec))
+    assert (row["damping"], row["patience"]) == (1.0, 5)
+    # a damped sweep says so in its rows; the same weights without damping answer differently
+    damped, _ = sweep_checkpoint(SweepSpec(tmp_path / "m", difficulties=[5], n=6, steps=[6], out=tmp_path / "c"))
+    plain, _ = sweep_checkpoint(
+        SweepSpec(tmp_path / "m", difficulties=[5], n=6, steps=[6], damping=1.0, out=tmp_path / "d")
+    )
+    assert damped[0]["damping"] == 0.5 and "damping" not in plain[0]
+    meta = json.loads((tmp_path / "m.json").read_text())
+    meta["test_time"] = {"damping": 2}
+    (tmp_path / "m.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match=r"m.json: test_time damping must be in \(0, 1\], got 2"):
+        halting_checkpoint(SweepSpec(tmp_path / "m", out=tmp_path / "e", **spec))

@@ -179,3 +179,36 @@ def test_large_maze_benchmark_old_and_new_paths_agree():
     assert all(r["same"] for r in rows)
     old, new = rows[0], rows[1]
     assert new["img_steps"] < old["img_steps"]  # halted samples left the batch
+
+
+def test_damping_moves_each_step_part_of_the_way_and_keeps_fixed_points():
+    """damping beta: s_t = s_{t-1} + beta (F(s_{t-1}) - s_{t-1}) after the first step; a fixed
+    point of the plain step is one of the damped step; halting runs the damped model."""
+    torch.manual_seed(3)
+    model = build_model("locrnn", task="mazes", width=8, steps=3).eval()
+    x = torch.from_numpy(generate_mazes(4, 5, seed=1, split="test")[0]).float()
+    with torch.no_grad():
+        plain = list(model.states(x, 3))
+        model.damping = 0.25
+        damped = list(model.states(x, 3))
+        drive, _ = model.prepare(x)
+        assert torch.equal(damped[0], plain[0])  # the first step is not damped
+        for t in (1, 2):
+            want = damped[t - 1] + 0.25 * (model.cell(drive, damped[t - 1], t) - damped[t - 1])
+            torch.testing.assert_close(damped[t], want)
+        assert not torch.allclose(damped[2], plain[2])
+        # a fixed point s* = F(s*) of the plain step stays put under damping
+        s = plain[-1]
+        for t in range(3, 400):
+            s = model.cell(drive, s, t)
+        model.damping = 1.0
+        residual = (model.cell(drive, s, 400) - s).abs().max()
+        model.damping = 0.25
+        assert (model.step(drive, s, 400) - s).abs().max() <= 0.25 * residual + 1e-6
+    task = get_task("mazes")
+    data = ArrayDataset(*generate_mazes(12, 5, seed=2, split="test"))
+    model.damping = 0.5
+    res = evaluate_halting(model, data, task, max_steps=12, patience=2, batch_size=5)
+    used, correct = replay(model, data, task, rule="prediction", max_steps=12, patience=2, tol=0.0)
+    assert (res["steps_used"] == used).all()
+    assert res["accuracy"] == pytest.approx(np.mean(correct))

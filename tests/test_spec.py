@@ -27,6 +27,8 @@ def test_a_spec_is_frozen_and_holds_tuples():
         (dict(tol=0.0), "tol must be positive, got 0.0"),
         (dict(steps=[0, 3]), "steps must be step counts >= 1"),
         (dict(halt="magic"), "unknown halting rule 'magic'"),
+        (dict(damping=0.0), r"damping must be in \(0, 1\]"),
+        (dict(damping=1.5), r"damping must be in \(0, 1\]"),
     ],
 )
 def test_a_bad_setting_is_refused_when_the_spec_is_made(settings, expected):

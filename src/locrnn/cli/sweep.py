@@ -43,8 +43,20 @@ def add_parser(sub) -> None:
     s.add_argument(
         "--max-steps", type=int, default=None, help="halting: the most steps a sample may use (default 10x trained)"
     )
-    s.add_argument("--patience", type=int, default=5, help="halting: unchanged steps needed to stop")
+    s.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="halting: unchanged steps needed to stop (default: the checkpoint's test_time setting, else 5)",
+    )
     s.add_argument("--tol", type=float, default=1e-3, help="halting by state: relative change that counts as unchanged")
+    s.add_argument(
+        "--damping",
+        type=float,
+        default=None,
+        help="test-time damping beta in (0, 1]: each step after the first moves beta of the way to the new state "
+        "(same fixed points, smaller moves; default: the checkpoint's test_time setting, else 1 = as trained)",
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -68,6 +80,8 @@ def sweep_spec(args: argparse.Namespace) -> SweepSpec:
     at_least(args, n=1, batch_size=1, patience=1, max_steps=1)
     if not args.tol > 0:
         raise UserError(f"--tol must be positive, got {args.tol}")
+    if args.damping is not None and not 0 < args.damping <= 1:
+        raise UserError(f"--damping must be in (0, 1] (1: no damping), got {args.damping}")
     checkpoint, out = args.run, args.out
     if args.pretrained:
         from ..models.hub import pretrained_path
@@ -88,6 +102,7 @@ def sweep_spec(args: argparse.Namespace) -> SweepSpec:
         max_steps=args.max_steps,
         patience=args.patience,
         tol=args.tol,
+        damping=args.damping,
     )
 
 

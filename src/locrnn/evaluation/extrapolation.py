@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch.nn as nn
 
-from ..io import load_json, writable_dir
-from ..models.hub import load_model, resolve_checkpoint
+from ..io import UserError, load_json, writable_dir
+from ..models.hub import load_model, resolve_checkpoint, test_time_settings
 from ..plots import plot_halting, plot_sweep
 from ..runtime import Runtime, setup
 from ..scoring import evaluate_steps
@@ -44,6 +44,8 @@ class _Opened:
     task: Task
     difficulties: list[int]
     out_dir: Path
+    damping: float  # the spec's, else the checkpoint's test_time setting, else 1
+    patience: int  # likewise, else 5
 
 
 def _open(spec: SweepSpec) -> _Opened:
@@ -53,11 +55,18 @@ def _open(spec: SweepSpec) -> _Opened:
     stem = resolve_checkpoint(spec.checkpoint)
     rt = setup(spec.device, spec.precision, join=False)
     model = load_model(stem).to(rt.device)
+    damping, patience = test_time_settings(model.checkpoint_meta, stem.with_suffix(".json"))
+    damping = damping if spec.damping is None else spec.damping
+    patience = patience if spec.patience is None else spec.patience
+    if damping != 1.0:
+        if not getattr(model, "recurrent", False):
+            raise UserError(f"damping needs a recurrent model; {model.config['name']} is feed-forward")
+        model.damping = damping
     cfg = model.config
     task = _task_for(cfg["task"], stem)
     diffs = [task.check_difficulty(d) for d in (spec.difficulties or task.default_difficulties)]
     out_dir = writable_dir(Path(spec.out) if spec.out else stem.parent / spec.folder)
-    return _Opened(stem, rt, model, cfg, task, diffs, out_dir)
+    return _Opened(stem, rt, model, cfg, task, diffs, out_dir, damping, patience)
 
 
 def _sweep_steps(model: nn.Module, steps) -> list[int] | None:
@@ -90,8 +99,11 @@ def sweep_checkpoint(spec: SweepSpec) -> tuple[list[dict], Path]:
             desc=f"sweep {o.task.difficulty} {d}",
         )
         rows += sweep_rows(o.stem.parent.name, o.cfg["name"], o.cfg["task"], d, res, trained)
+    if o.damping != 1.0:  # a damped sweep says so in every row and in the plot's title
+        rows = [{**r, "damping": o.damping} for r in rows]
     write_rows(rows, o.out_dir)
-    title = f"{o.cfg['name']} on {o.cfg['task']}: accuracy vs test-time steps"
+    damped = f" (damping {o.damping:g})" if o.damping != 1.0 else ""
+    title = f"{o.cfg['name']} on {o.cfg['task']}{damped}: accuracy vs test-time steps"
     plot_sweep(rows, o.out_dir / "sweep.png", title=title)
     return rows, o.out_dir
 
@@ -112,7 +124,7 @@ def halting_checkpoint(spec: SweepSpec) -> tuple[list[dict], Path]:
             data,
             o.task,
             max_steps=max_steps,
-            patience=spec.patience,
+            patience=o.patience,
             rule=spec.halt,
             tol=spec.tol,
             batch_size=spec.batch_size,
@@ -129,7 +141,8 @@ def halting_checkpoint(spec: SweepSpec) -> tuple[list[dict], Path]:
                 "task": o.cfg["task"],
                 "difficulty": d,
                 "rule": spec.halt,
-                "patience": spec.patience,
+                "patience": o.patience,
+                "damping": o.damping,
                 "max_steps": max_steps,
                 "trained_steps": o.model.trained_steps,
                 **res,

@@ -25,7 +25,10 @@ class SweepSpec:
     after at most ``max_steps`` (None: 10x trained), when unchanged for ``patience`` steps (by
     ``tol``, relative, for the rule ``state``). Test data is the task's ``test`` split, read from
     ``data_root`` or generated from ``seed``; rows go to ``out`` (None: a folder beside the
-    checkpoint, ``sweep`` or ``halting``).
+    checkpoint, ``sweep`` or ``halting``). ``damping`` beta in (0, 1] damps every step after the
+    first, s_t = s_{t-1} + beta (F(s_{t-1}) - s_{t-1}) (1: the model as trained; models/base.py).
+    ``patience`` and ``damping`` left at None take the checkpoint's ``test_time`` settings, else
+    5 and 1 (``models.hub.test_time_settings``).
     """
 
     checkpoint: str | os.PathLike
@@ -41,8 +44,9 @@ class SweepSpec:
     progress: bool = True
     halt: Literal["prediction", "state", "act"] | None = None
     max_steps: int | None = None
-    patience: int = 5
+    patience: int | None = None
     tol: float = 1e-3
+    damping: float | None = None
 
     def __post_init__(self) -> None:
         if self.difficulties is not None:
@@ -52,12 +56,14 @@ class SweepSpec:
             if not self.steps or min(self.steps) < 1:
                 raise UserError(f"steps must be step counts >= 1, got {list(self.steps)}")
         for name in ("n", "batch_size", "patience"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise UserError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.max_steps is not None and self.max_steps < 1:
             raise UserError(f"max_steps must be at least 1, got {self.max_steps}")
         if not self.tol > 0:
             raise UserError(f"tol must be positive, got {self.tol}")
+        if self.damping is not None and not 0 < self.damping <= 1:
+            raise UserError(f"damping must be in (0, 1] (1: no damping), got {self.damping}")
         if self.halt is not None and self.halt not in HALTING_RULES:
             raise UserError(f"unknown halting rule {self.halt!r}; choose prediction, state or act")
 

@@ -44,6 +44,16 @@ def check_input(x: torch.Tensor, in_channels: int) -> None:
         raise ValueError(f"expected {in_channels} input channels, got {x.shape[1]} (input shape {tuple(x.shape)})")
 
 
+def damped(old: State, new: State, damping: float) -> State:
+    """``old + damping * (new - old)`` for tensors and (nested) tuples/lists of tensors alike: one
+    damped step of an iteration ``s <- F(s)``, whose fixed points are those of ``F``."""
+    if isinstance(new, torch.Tensor):
+        return torch.lerp(old.to(new.dtype), new, damping)
+    if isinstance(new, (tuple, list)):
+        return type(new)(damped(o, n, damping) for o, n in zip(old, new))
+    return new
+
+
 def select_samples(value: Any, keep: torch.Tensor) -> Any:
     """``value`` (a drive or state: a tensor or nested tuples/lists of tensors, batch first)
     restricted to the samples ``keep`` (a boolean mask or indices); anything else is kept as is."""
@@ -96,6 +106,9 @@ class RecurrentNet(nn.Module):
         self.trained_steps = int(steps)
         self.in_channels = in_channels
         self.checkpoint_steps = False  # gradient checkpointing of each step (memory saver)
+        # test-time damping beta of every step after the first: s_t = s_{t-1} + beta (F(s_{t-1}) - s_{t-1})
+        # (1: the plain iteration). Same fixed points, smaller moves; set by a sweep's ``damping``.
+        self.damping = 1.0
 
     def resolve_steps(self, steps: int | None) -> int:
         """``steps``, or the trained number when it is None (checked >= 1)."""
@@ -113,10 +126,14 @@ class RecurrentNet(nn.Module):
         return drive, self.cell.init_state(features) if state is None else state
 
     def step(self, drive: Any, state: State, t: int) -> State:
-        """One iteration: the state after step ``t + 1`` from ``state``, reached after ``t`` steps."""
+        """One iteration: the state after step ``t + 1`` from ``state``, reached after ``t`` steps;
+        with ``damping`` beta < 1 every step after the first moves only beta of the way to the
+        cell's new state."""
         if self.checkpoint_steps and torch.is_grad_enabled():
-            return torch.utils.checkpoint.checkpoint(self.cell, drive, state, t, use_reentrant=False)
-        return self.cell(drive, state, t)
+            new = torch.utils.checkpoint.checkpoint(self.cell, drive, state, t, use_reentrant=False)
+        else:
+            new = self.cell(drive, state, t)
+        return damped(state, new, self.damping) if self.damping != 1.0 and t > 0 else new
 
     def run(self, drive: Any, state: State, steps: int, start: int = 0) -> Iterator[State]:
         """Yield the states after steps ``start + 1 .. start + steps`` from ``state`` (nothing is kept)."""

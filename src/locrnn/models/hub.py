@@ -95,6 +95,23 @@ def read_checkpoint(path: str | os.PathLike, *, expect: str | None = None) -> tu
     return stem, meta
 
 
+DEFAULT_DAMPING, DEFAULT_PATIENCE = 1.0, 5
+
+
+def test_time_settings(meta: dict, source: str | os.PathLike = "checkpoint") -> tuple[float, int]:
+    """The test-time ``damping`` and halting ``patience`` a checkpoint recommends (its JSON's
+    ``test_time``: ``{"damping": 0.8, "patience": 10}``), else 1.0 (no damping) and 5; checked."""
+    tt = meta.get("test_time") or {}
+    if not isinstance(tt, dict) or set(tt) - {"damping", "patience"}:
+        raise UserError(f"{source}: test_time must be a mapping of damping and patience, got {tt!r}")
+    damping, patience = tt.get("damping", DEFAULT_DAMPING), tt.get("patience", DEFAULT_PATIENCE)
+    if not isinstance(damping, (int, float)) or not 0 < damping <= 1:
+        raise UserError(f"{source}: test_time damping must be in (0, 1], got {damping!r}")
+    if not isinstance(patience, int) or patience < 1:
+        raise UserError(f"{source}: test_time patience must be an integer >= 1, got {patience!r}")
+    return float(damping), patience
+
+
 def load_model(path: str | os.PathLike, *, expect: str | None = None, **overrides: Any) -> nn.Module:
     """Rebuild a model from a checkpoint; ``expect`` checks the registry name.
 

@@ -22,7 +22,15 @@ import torch
 from ..evaluation import SweepSpec, halting_checkpoint, sweep_checkpoint
 from ..evaluation.rows import write_rows
 from ..io import UserError, load_json, save_json
-from ..models.hub import list_pretrained, pretrained_path, resolve_checkpoint
+from ..models.hub import (
+    DEFAULT_DAMPING,
+    DEFAULT_PATIENCE,
+    list_pretrained,
+    pretrained_path,
+    read_checkpoint,
+    resolve_checkpoint,
+    test_time_settings,
+)
 from ..plots import plot_accuracy_vs_size, plot_size_steps
 from ..runtime import pick_dtype
 from .cache import cached, cached_rows
@@ -125,6 +133,12 @@ def test_size(
     )
     params = {"size": t.size, "n": t.n, "budget": t.budget, "rule": rule, "seed": TEST_SEED}
     sweep_params = {"size": t.size, "n": t.n_sweep, "steps": list(t.grid), "seed": TEST_SEED}
+    # the checkpoint's test-time settings (its JSON's test_time) are part of a cell's identity;
+    # the defaults stay out of the key, so cells measured before they existed remain valid
+    damping, patience = test_time_settings(read_checkpoint(m.checkpoint)[1], m.checkpoint)
+    if (damping, patience) != (DEFAULT_DAMPING, DEFAULT_PATIENCE):
+        params.update(damping=damping, patience=patience)
+        sweep_params.update(damping=damping)
     if cached_only:  # the cells as measured then (a checkout's new file time does not discard them)
         halt = cached(folder / "halting", "halting", params, None)
         sweep = cached(folder / "sweep", "sweep", sweep_params, None)
