@@ -198,6 +198,19 @@ def test_shipped_local_maze_model_solves_19x19_mazes_after_training_on_9x9_only(
     assert res[300]["accuracy"] >= res[150]["accuracy"] - 0.05
 
 
+def test_shipped_local_model_halts_with_its_recommended_test_time_settings(tmp_path, capsys):
+    """locrnn sweep takes the damping and patience that locrnn-mazes-local's JSON recommends
+    (docs/size-extrapolation.md) unless given; the 13x13 mazes it never saw all halt, right."""
+    base = ["sweep", "--pretrained", "locrnn-mazes-local", "--halt", "prediction", "--sizes", "13", "--n", "20"]
+    assert main([*base, "--max-steps", "650", "--out", str(tmp_path / "a"), "--precision", "fp32"]) == 0
+    (row,) = list(csv.DictReader(open(tmp_path / "a" / "halting.csv")))
+    assert (float(row["damping"]), int(row["patience"])) == (0.8, 10)
+    assert float(row["accuracy"]) >= 0.95 and float(row["halted_share"]) == 1.0
+    assert main([*base, "--max-steps", "650", "--out", str(tmp_path / "b"), "--damping", "1", "--patience", "5"]) == 0
+    (row,) = list(csv.DictReader(open(tmp_path / "b" / "halting.csv")))
+    assert (float(row["damping"]), int(row["patience"])) == (1.0, 5)
+
+
 def test_shipped_maze_model_solves_mazes_and_extrapolates():
     """The shipped quick-scale LocRNN solves held-out 9x9 mazes and more 13x13 ones with more steps."""
     from locrnn import build_model
