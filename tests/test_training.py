@@ -173,6 +173,22 @@ def test_init_from_starts_from_a_checkpoint_and_refuses_another_model(tmp_path):
         train(tiny_cfg(tmp_path, name="c", model="convgru", init_from=str(first)), argv=["t"])
 
 
+def test_fine_tunes_count_the_images_of_every_stage(tmp_path):
+    """A checkpoint's images are its own run's; images_total adds those its --init-from had seen."""
+    first = train(tiny_cfg(tmp_path, name="a"), argv=["t"])
+    a = json.loads((first / "best.json").read_text())
+    assert a["images_total"] == a["images"] > 0
+    second = train(tiny_cfg(tmp_path, name="b", init_from=str(first / "best")), argv=["t"])
+    b = json.loads((second / "best.json").read_text())
+    assert b["images_total"] == a["images_total"] + b["images"]
+    third = train(tiny_cfg(tmp_path, name="c", init_from=str(second / "last")), argv=["t"])
+    c = json.loads((third / "last.json").read_text())
+    last_b = json.loads((second / "last.json").read_text())
+    assert c["images_total"] == last_b["images_total"] + c["images"]
+    summary = json.loads((third / "summary.json").read_text())
+    assert summary["images_total"] == last_b["images_total"] + summary["images"]
+
+
 def test_stop_at_ends_training_at_the_validation_target(tmp_path, monkeypatch):
     """Validation reaching stop_at ends the run there; resuming it trains no further."""
     import locrnn.training.validation as validation

@@ -67,13 +67,16 @@ def _check_new_run(cfg: TrainConfig) -> None:
     writable_dir(cfg.out)
 
 
-def _init_weights(model, cfg: TrainConfig) -> None:
-    """Load ``cfg.init_from`` into ``model``, refusing a checkpoint of another model."""
+def _init_weights(model, cfg: TrainConfig) -> int:
+    """Load ``cfg.init_from`` into ``model``, refusing a checkpoint of another model; return the
+    training images those weights had seen in all (earlier stages included)."""
     try:
-        stem, _ = read_checkpoint(cfg.init_from, expect=cfg.model)
+        stem, meta = read_checkpoint(cfg.init_from, expect=cfg.model)
     except UserError as e:
         raise UserError(f"init_from: {e}") from None
     load_weights(model, stem.with_suffix(".safetensors"))
+    seen = meta.get("images_total", meta.get("images", 0))
+    return seen if isinstance(seen, int) and seen >= 0 else 0
 
 
 def build_for(cfg: TrainConfig) -> torch.nn.Module:
@@ -146,8 +149,9 @@ def _start(cfg: TrainConfig | None, resume: str | Path | None, argv: list[str] |
     seed_everything(cfg.seed)
     task = task_from_run(cfg.task, cfg.to_dict())
     model = build_for(cfg).to(rt.device)  # before the data: a bad model name fails fast
+    images_before = 0
     if cfg.init_from and resume is None:  # fine-tuning (a resumed run has its weights in its state)
-        _init_weights(model, cfg)
+        images_before = _init_weights(model, cfg)
     if rt.world > 1:  # batch statistics of the global batch, as with one process
         model = sync_batchnorm(model, rt.device)
     if resume is None:  # likewise an existing or unwritable run folder
@@ -162,6 +166,7 @@ def _start(cfg: TrainConfig | None, resume: str | Path | None, argv: list[str] |
         raise UserError(f"{len(train_ds)} training samples are fewer than one batch of {cfg.batch_size}")
     total = cfg.epochs * len(loader)
     pos = {"epoch": 0, "batch": 0, "iteration": 0, "images": 0, "best": -1.0, "seconds": 0.0}
+    pos["images_before"] = images_before  # seen by the --init-from weights (restored on resume)
     pos.update(lowest_loss=math.inf, high_streak=0, suspect=False)  # the divergence guard's state (guard.py)
     rng = random.Random(cfg.seed)
     if resume is not None:
@@ -282,6 +287,7 @@ def _finish(run: _Run, log) -> None:
             "best_val_accuracy": pos["best"],
             "iterations": pos["iteration"],
             "images": pos["images"],
+            "images_total": pos["images"] + pos.get("images_before", 0),  # with --init-from's stages
             "seconds": time.time() - t0,
             "images_per_second": pos["images"] / max(1e-9, time.time() - t0),
         }
