@@ -149,7 +149,7 @@ def perturb(state: Any, scale: float) -> Any:
     def one(v: torch.Tensor) -> torch.Tensor:
         rms = v.float().flatten(1).square().mean(1).sqrt().view(-1, *([1] * (v.dim() - 1)))
         out = v + (scale * rms * torch.randn_like(v, dtype=torch.float32)).to(v.dtype)
-        return out.clamp_min(0) if bool((v >= 0).all()) else out
+        return torch.where((v >= 0).all(), out.clamp_min(0), out)  # no host sync (a GPU keeps going)
 
     return tree_map(one, state)
 
