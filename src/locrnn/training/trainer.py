@@ -287,7 +287,7 @@ def _finish(run: _Run, log) -> None:
             "best_val_accuracy": pos["best"],
             "iterations": pos["iteration"],
             "images": pos["images"],
-            "images_total": pos["images"] + pos.get("images_before", 0),  # with --init-from's stages
+            "images_total": pos["images"] + pos["images_before"],  # with --init-from's stages
             "seconds": time.time() - t0,
             "images_per_second": pos["images"] / max(1e-9, time.time() - t0),
         }

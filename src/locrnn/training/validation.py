@@ -45,7 +45,7 @@ def validate(
         log_row(metrics, pos, t0, val_accuracy=acc, **extra)
     if rt.main:
         meta = {"val_accuracy": acc, "iteration": pos["iteration"], "images": pos["images"]}
-        meta["images_total"] = pos["images"] + pos.get("images_before", 0)  # with --init-from's stages
+        meta["images_total"] = pos["images"] + pos["images_before"]  # with --init-from's stages
         meta["trained_on"] = {
             "size": cfg.size,
             "image_size": cfg.image_size,
