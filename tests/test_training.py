@@ -153,7 +153,16 @@ def test_validation_over_a_range_of_steps_scores_the_lowest(tmp_path):
     assert best["val_accuracy"] == max(r["val_accuracy"] for r in vals)
 
 
-@pytest.mark.parametrize("bad", [{"val_steps": [0, 5]}, {"val_steps": []}, {"penalty_power": 3}])
+def test_validation_over_a_range_of_steps_can_score_the_best(tmp_path):
+    """--val-score max: a model trained over a range of step counts is judged at its best one."""
+    run = train(tiny_cfg(tmp_path, val_steps=[1, 4, 8], val_every=8, val_score="max"), argv=["t"])
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    vals = [r for r in rows if "val_accuracy" in r]
+    assert vals and all(r["val_accuracy"] == max(r["val_by_step"].values()) for r in vals)
+    assert any(min(r["val_by_step"].values()) < r["val_accuracy"] for r in vals)  # the two scores differ here
+
+
+@pytest.mark.parametrize("bad", [{"val_steps": [0, 5]}, {"val_steps": []}, {"val_score": "mean"}, {"penalty_power": 3}])
 def test_bad_objective_settings_are_refused(bad):
     with pytest.raises(ValueError, match=next(iter(bad)).replace("_", "[-_]")):  # as its option, --val-steps
         make_config("cpu", **bad)

@@ -16,7 +16,10 @@ def add_demo(sub) -> None:
     )
     d.add_argument("--out", default="runs", help="folder for the run (default: runs)")
     d.add_argument(
-        "--n-train", type=int, default=12_000, help="most training mazes (default 12000; stops at 96%% validation)"
+        "--n-train",
+        type=int,
+        default=12_000,
+        help="most training mazes (default 12000; stops at 97%% validation at a trained step count)",
     )
     d.add_argument(
         "--minutes", type=float, default=None, help="also stop training after this many minutes (default: no limit)"

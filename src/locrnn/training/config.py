@@ -26,6 +26,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 Objective = Literal["fixed", "random_steps", "progressive", "deep", "act"]  # training/objectives.py
+ValScore = Literal["min", "max"]  # how validation over several step counts is scored
 Optimizer = Literal["adam", "adamw", "sgd"]
 Schedule = Literal["cosine", "constant", "multistep"]
 WarmupKind = Literal["linear", "exponential"]
@@ -101,7 +102,8 @@ class TrainConfig:
     log_every: int = 20
     ckpt_every: int = _f(200, "iterations between resumable checkpoints")
     val_every: int = _f(0, "iterations between validations (0: at the end of each epoch)")
-    val_steps: list[int] | None = _f(None, "validate at these step counts, score = the lowest (None: [T])")
+    val_steps: list[int] | None = _f(None, "validate at these step counts (None: [T]); val_score picks the score")
+    val_score: ValScore = _f("min", "min: the lowest accuracy over val_steps (all must hold) | max: the highest")
     stop_at: float | None = _f(None, "stop once validation accuracy reaches this share (e.g. 0.97; None: never)")
     grad_checkpoint: bool = False
     compile: bool | None = _f(None, "torch.compile the training step; None: on CUDA only (runtime.pick_compile)")
@@ -223,6 +225,7 @@ def _rules(c: TrainConfig):
     lo, hi = c.min_steps, c.max_steps
     yield "max_steps", lo is None or hi is None or lo <= hi, f"at least min_steps ({lo})"
     yield "val_steps", c.val_steps is None or (c.val_steps and min(c.val_steps) >= 1), "a list of step counts >= 1"
+    yield "val_score", c.val_score in ("min", "max"), "min or max"
     yield "val_every", c.val_every >= 0, "an integer >= 0 (0: at the end of each epoch)"
     yield "stop_at", c.stop_at is None or 0 < c.stop_at <= 1, "a share in (0, 1] (or none)"
     for name in ("seed", "data_seed"):

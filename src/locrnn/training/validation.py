@@ -31,15 +31,16 @@ def validate(
     metrics: TextIO | None,
     t0: float,
 ) -> None:
-    """Validation accuracy (the lowest over ``cfg.val_steps``: a model trained over a range of
-    step counts is judged on the whole range); keeps ``best`` and ``last`` checkpoints. Each
-    process scores its share of the data; the counts are summed over processes."""
+    """Validation accuracy over ``cfg.val_steps``: the lowest (``val_score="min"``: a model meant
+    to hold its answer is judged on the whole range) or the highest (``"max"``: a model trained
+    over a range of step counts is judged at its best one); keeps ``best`` and ``last``
+    checkpoints. Each process scores its share of the data; the counts are summed over processes."""
     recurrent = getattr(net, "recurrent", False)
     steps = (cfg.val_steps or [net.resolve_steps(cfg.steps)]) if recurrent else None
     res = evaluate_steps(net, shard(val_ds, rt), task, steps, batch_size=256, device=rt.device, autocast=rt.autocast())
     sums = all_sum([v for r in res.values() for v in (r["accuracy"] * r["n"], r["n"])], rt)
     by_step = {k: c / n for k, c, n in zip(res, sums[::2], sums[1::2])}
-    acc = min(by_step.values())
+    acc = (max if cfg.val_score == "max" else min)(by_step.values())
     if metrics:
         extra = {"val_by_step": {str(k): v for k, v in by_step.items()}} if len(by_step) > 1 else {}
         log_row(metrics, pos, t0, val_accuracy=acc, **extra)
