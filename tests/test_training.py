@@ -153,13 +153,25 @@ def test_validation_over_a_range_of_steps_scores_the_lowest(tmp_path):
     assert best["val_accuracy"] == max(r["val_accuracy"] for r in vals)
 
 
-def test_validation_over_a_range_of_steps_can_score_the_best(tmp_path):
-    """--val-score max: a model trained over a range of step counts is judged at its best one."""
-    run = train(tiny_cfg(tmp_path, val_steps=[1, 4, 8], val_every=8, val_score="max"), argv=["t"])
+@pytest.mark.parametrize("score, stops", [("max", True), ("min", False)])
+def test_validation_over_a_range_of_steps_can_score_the_best(tmp_path, monkeypatch, score, stops):
+    """--val-score max: a model trained over a range of step counts is judged at its best one, and
+    stop_at applies to that score (the demo's rule); min keeps judging it at its worst."""
+    import locrnn.training.validation as validation
+
+    by_step = {1: 0.25, 4: 0.5, 8: 0.75}  # a validation that is best at 8 steps
+
+    def scored(net, data, task, steps, **kw):
+        return {s: {"accuracy": by_step[s], "n": len(data)} for s in steps}
+
+    monkeypatch.setattr(validation, "evaluate_steps", scored)
+    cfg = tiny_cfg(tmp_path, n_train=256, val_steps=[1, 4, 8], val_every=3, val_score=score, stop_at=0.7)
+    run = train(cfg, argv=["t"])
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     vals = [r for r in rows if "val_accuracy" in r]
-    assert vals and all(r["val_accuracy"] == max(r["val_by_step"].values()) for r in vals)
-    assert any(min(r["val_by_step"].values()) < r["val_accuracy"] for r in vals)  # the two scores differ here
+    assert vals and all(r["val_accuracy"] == (0.75 if score == "max" else 0.25) for r in vals)
+    iterations = json.loads((run / "summary.json").read_text())["iterations"]
+    assert (iterations == 3) == stops  # 0.75 reaches stop_at 0.7 at the first validation; 0.25 never does
 
 
 @pytest.mark.parametrize("bad", [{"val_steps": [0, 5]}, {"val_steps": []}, {"val_score": "mean"}, {"penalty_power": 3}])

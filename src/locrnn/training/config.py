@@ -225,7 +225,6 @@ def _rules(c: TrainConfig):
     lo, hi = c.min_steps, c.max_steps
     yield "max_steps", lo is None or hi is None or lo <= hi, f"at least min_steps ({lo})"
     yield "val_steps", c.val_steps is None or (c.val_steps and min(c.val_steps) >= 1), "a list of step counts >= 1"
-    yield "val_score", c.val_score in ("min", "max"), "min or max"
     yield "val_every", c.val_every >= 0, "an integer >= 0 (0: at the end of each epoch)"
     yield "stop_at", c.stop_at is None or 0 < c.stop_at <= 1, "a share in (0, 1] (or none)"
     for name in ("seed", "data_seed"):
