@@ -211,6 +211,20 @@ def test_pixel_norm_normalises_each_pixel_over_its_group_and_couples_no_pixels()
     torch.testing.assert_close(y.var(2, unbiased=False), torch.ones(2, 2, 5, 6), atol=1e-4, rtol=0)
     ref = torch.nn.functional.layer_norm(x.permute(0, 2, 3, 1).reshape(2, 5, 6, 2, 4), (4,), eps=0.0)
     torch.testing.assert_close(y, ref.permute(0, 3, 4, 1, 2), atol=1e-5, rtol=0)
+    # gradients (input, weight, bias) match the layer norm's over the same channels
+    grads, inputs = [], (x * 3 + 1, torch.rand(8) + 0.5, torch.randn(8))
+    for norm in ("pixel", "layer_norm"):
+        xi, wi, bi = (t.clone().requires_grad_() for t in inputs)
+        if norm == "pixel":
+            out = pixel_group_norm(xi, 2, wi, bi, 1e-5)
+        else:
+            ln = torch.nn.functional.layer_norm(xi.permute(0, 2, 3, 1).reshape(2, 5, 6, 2, 4), (4,), eps=1e-5)
+            out = ln.reshape(2, 5, 6, 8) * wi + bi
+            out = out.permute(0, 3, 1, 2)
+        out.backward(torch.linspace(-1, 1, out.numel()).view_as(out))
+        grads.append((xi.grad, wi.grad, bi.grad))
+    for a, r in zip(*grads):
+        torch.testing.assert_close(a, r, atol=1e-4, rtol=1e-4)
 
     for scope, coupled in (("pixel", False), ("image", True)):
         torch.manual_seed(0)

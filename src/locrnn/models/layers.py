@@ -49,11 +49,18 @@ def pixel_group_norm(
 
     y = (x - mean_c x) / sqrt(var_c x + eps) * weight + bias, the mean and variance taken over the
     group's channels at one pixel. Unlike a norm over (C, H, W) it couples no two pixels: the
-    update stays local, whatever the image size."""
+    update stays local, whatever the image size.
+
+    The variance is the mean of the squared deviations, written out: ``torch.var_mean`` over the
+    channel dimension of an NCHW tensor is a strided reduction that CPUs run far below these
+    elementwise passes (LocRNN's shape, batch 32, 2 groups of 32 channels at 24x24, fp32, 2 threads
+    of an AVX2 CPU: forward 18 ms against 2 ms, forward and backward 32 ms against 12-17 ms;
+    ``benchmarks/pixel_norm.py`` times the whole model both ways)."""
     b, c, h, w = x.shape
     xg = x.view(b, groups, c // groups, h, w)
-    var, mean = torch.var_mean(xg, dim=2, unbiased=False, keepdim=True)
-    y = ((xg - mean) * torch.rsqrt(var + eps)).view(b, c, h, w)
+    dev = xg - xg.mean(2, keepdim=True)
+    var = (dev * dev).mean(2, keepdim=True)
+    y = (dev * torch.rsqrt(var + eps)).view(b, c, h, w)
     return torch.addcmul(bias.view(1, -1, 1, 1).to(y.dtype), y, weight.view(1, -1, 1, 1).to(y.dtype))
 
 
