@@ -155,15 +155,33 @@ def test_dt_budget_counts_one_step_of_dt_recall_as_its_five_convolutions():
     assert dt_budget.step_flops(cfg, x) == 2 * 9 * side * side * 5 * 8 * 8
 
 
-def test_pixel_norm_benchmark_smoke(capsys):
-    """benchmarks/pixel_norm.py at its smoke size: both pixel norms agree, and every row is timed."""
-    from pixel_norm import main, var_mean_norm
+def test_pixel_norm_benchmark_baseline_is_the_same_norm():
+    from pixel_norm import var_mean_norm
 
     from locrnn.models.layers import pixel_group_norm
 
     x, w, b = torch.randn(2, 8, 5, 6) * 2 + 1, torch.rand(8), torch.randn(8)
     torch.testing.assert_close(pixel_group_norm(x, 2, w, b), var_mean_norm(x, 2, w, b), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_pixel_norm_benchmark_smoke(capsys):
+    """benchmarks/pixel_norm.py at its smoke size: every row is timed."""
+    from pixel_norm import main
+
     main(["--quick"])
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| training step") or line.startswith("| forward")]
     assert len(rows) == 6 and all(float(r.split("|")[3]) > 0 for r in rows), out
+
+
+@pytest.mark.slow
+def test_malloc_benchmark_smoke(capsys):
+    """benchmarks/malloc.py at its smoke size: both settings run in their own processes and every row is timed."""
+    from malloc import SETTINGS, main
+
+    assert main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    for name in SETTINGS:
+        rates = [line for line in out.splitlines() if name in line and "/s" in line]
+        assert len(rates) == 3 and all(float(r.split("|")[3].split()[0]) > 0 for r in rates), out

@@ -5,6 +5,9 @@ A CPU with AVX2 only is emulated in a fresh process: oneDNN and ATen then use AV
 """
 
 import json
+import os
+import platform
+import sys
 
 import pytest
 import torch
@@ -24,6 +27,7 @@ INFO_KEYS = {
     "cpu_native_bf16",
     "cpu_native_fp16",
     "threads",
+    "malloc_reuse",
     "auto_precision",
     "conv_gflops_fp32",
     "conv_gflops_auto",
@@ -45,6 +49,8 @@ def test_info_json_reports_this_machine():
     assert info["auto_precision"] == {None: "fp32", torch.bfloat16: "bf16"}[pick_dtype("auto", torch.device("cpu"))]
     assert info["conv_gflops_fp32"] > 0 and info["conv_gflops_auto"] > 0
     assert info["threads"] >= 1 and info["cpu_model"]
+    if os.environ.get("LOCRNN_MALLOC", "").lower() != "system":  # the command keeps freed memory on glibc
+        assert info["malloc_reuse"] is (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc")
     assert info["cpu_flags"] == cpu_flags()
     if info["cpu_flags"] is not None:
         assert set(info["cpu_flags"]) == set(CPU_FLAGS)
@@ -77,3 +83,14 @@ def test_cpuinfo_parsing():
     assert cpu_flags("") is None  # no /proc/cpuinfo (macOS, Windows): unknown, not "none"
     assert cpu_model("")  # falls back to the platform module
     assert conv_flops((32, 64, 32, 28, 5)) == 2 * 32 * 32 * 28 * 28 * 64 * 25
+
+
+def test_keep_freed_memory_is_on_once_called_unless_told_not_to():
+    """``runtime.keep_freed_memory`` (called by every ``locrnn`` command) turns glibc's mmap of large
+    blocks off; a process that never called it, or LOCRNN_MALLOC=system, keeps glibc's defaults."""
+    on_glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    probe = "import locrnn.runtime as r; print(r._malloc_tuned, r.keep_freed_memory(), r._malloc_tuned)"
+    for env, on in (("", on_glibc), ("system", False)):
+        r = run_python(["-c", probe], {"LOCRNN_MALLOC": env})
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == ["False", str(on), str(on)], env

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import platform
 import random
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -61,6 +64,37 @@ def cpu_capability() -> str:
         return str(torch.backends.cpu.get_cpu_capability())
     except (AttributeError, RuntimeError):
         return "unknown"
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)
+_malloc_tuned = False
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc's malloc keep freed memory for reuse instead of giving it back to the system.
+
+    By default glibc serves every allocation above 32 MiB with a fresh ``mmap`` and returns it with
+    ``munmap`` when freed, so each elementwise op on a large tensor (a batch of 100 33x33 mazes at
+    width 64 is 132 MB per state tensor) faults in new pages from the kernel: on a 2-core AVX2 EPYC
+    halting on 33x33 mazes spent as much time in the kernel as in PyTorch (59 s system against
+    84 s user) and ran at 35 image-steps/s; with ``mmap`` off and the heap kept it ran at 81-86
+    (2.3x), the small tensors of 9x9 training unchanged (``benchmarks/large_mazes.py`` times both).
+    The cost: memory freed at the top of the heap stays with the process. ``locrnn``'s commands call
+    this at start; ``LOCRNN_MALLOC=system`` keeps glibc's defaults. Returns whether it is on (False
+    off glibc, e.g. macOS or musl, where nothing is changed)."""
+    global _malloc_tuned
+    if _malloc_tuned:
+        return True
+    if os.environ.get("LOCRNN_MALLOC", "").lower() == "system":
+        return False
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        _malloc_tuned = bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    except (OSError, AttributeError):
+        return False
+    return _malloc_tuned
 
 
 # fp32 rate / emulated rate of the maze convolution (``locrnn info``), measured on an AVX2 CPU
