@@ -36,6 +36,7 @@ SETTINGS = {"glibc default (LOCRNN_MALLOC=system)": False, "keep_freed_memory (l
 def child(keep: bool, quick: bool) -> dict:
     """The timings of one process (run with ``--child``)."""
     import torch
+    from speed import train_step
 
     from locrnn.data.mazes import generate_mazes
     from locrnn.models import build_model
@@ -65,10 +66,7 @@ def child(keep: bool, quick: bool) -> dict:
     opt = torch.optim.AdamW(net.parameters(), 1e-3)
 
     def step():
-        loss = task.loss(net(x), x, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        train_step(net, x, y, task, None, opt)
 
     step()
     reps = 2 if quick else 10

@@ -9,7 +9,7 @@ mazes (24 px), 15 steps, batch 32. Three versions of the model are timed in inte
 (``models.layers.pixel_group_norm``: the variance written out as the mean of squared deviations),
 the same model with the norm computed by ``torch.var_mean`` over the channel dimension (the
 implementation before 2 Dec 2026, kept here as the baseline), and the image-wide norm (LocRNN's
-default) for scale. Each is timed for a training step (forward, backward, AdamW, in fp32: the
+default) for scale. Each is timed for a training step (forward, backward, clipping, AdamW, in fp32: the
 precision ``auto`` picks on an AVX2-only CPU and the one that makes the rows comparable across CPUs)
 and for a forward pass without gradients (evaluation, halting on large mazes). The two pixel norms
 agree to float rounding (checked before timing).
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 from _common import fmt_table, interleaved, loadavg, machine  # noqa: E402
-from speed import make_batch  # noqa: E402
+from speed import make_batch, train_step  # noqa: E402
 
 import locrnn.models.locrnn as locrnn_module  # noqa: E402
 from locrnn.models import build_model  # noqa: E402
@@ -78,13 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     def step(model):
         opt = torch.optim.AdamW(model.parameters(), 1e-3)
 
-        def run():
-            loss = task.loss(model(x), x, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-
-        return run
+        return lambda: train_step(model, x, y, task, None, opt)
 
     def infer(model):
         def run():
