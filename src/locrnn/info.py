@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
+from . import __version__, runtime
 from .runtime import cpu_capability, cpu_has_bf16, cpu_has_fp16, pick_device, pick_dtype
 
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
@@ -83,12 +83,6 @@ def conv_gflops(
     return conv_flops(shape) * calls / elapsed / 1e9
 
 
-def _malloc_tuned() -> bool:
-    from . import runtime
-
-    return runtime._malloc_tuned
-
-
 def system_info(device: str = "auto", seconds: float = 1.0) -> dict[str, object]:
     """What a user needs to predict locrnn's speed here; the rates take about ``seconds`` each."""
     dev = pick_device(device)
@@ -108,7 +102,7 @@ def system_info(device: str = "auto", seconds: float = 1.0) -> dict[str, object]
         "cpu_native_fp16": cpu_has_fp16(),
         "threads": torch.get_num_threads(),
         # glibc keeps freed memory for reuse (runtime.keep_freed_memory; LOCRNN_MALLOC=system: off)
-        "malloc_reuse": _malloc_tuned(),
+        "malloc_reuse": runtime._malloc_tuned,
         "auto_precision": PRECISION_NAMES[auto],
         "conv": "5x5 conv 64->32 channels, batch 32 at 28x28 (LocRNN on 9x9 mazes)",
         "conv_gflops_fp32": round(fp32, 2),

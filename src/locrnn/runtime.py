@@ -76,9 +76,9 @@ def keep_freed_memory() -> bool:
     By default glibc serves every allocation above 32 MiB with a fresh ``mmap`` and returns it with
     ``munmap`` when freed, so each elementwise op on a large tensor (a batch of 100 33x33 mazes at
     width 64 is 132 MB per state tensor) faults in new pages from the kernel: on a 2-core AVX2 EPYC
-    halting on 33x33 mazes spent as much time in the kernel as in PyTorch (59 s system against
-    84 s user) and ran at 35 image-steps/s; with ``mmap`` off and the heap kept it ran at 81-86
-    (2.3x), the small tensors of 9x9 training unchanged (``benchmarks/large_mazes.py`` times both).
+    halting on 33x33 mazes spent about as much CPU time in the kernel as in PyTorch and ran at 36
+    image-steps/s; with ``mmap`` off and the heap kept it ran at 84 (2.3x), the small tensors of
+    9x9 training unchanged (``benchmarks/malloc.py`` times both).
     The cost: memory freed at the top of the heap stays with the process. ``locrnn``'s commands call
     this at start; ``LOCRNN_MALLOC=system`` keeps glibc's defaults. Returns whether it is on (False
     off glibc, e.g. macOS or musl, where nothing is changed)."""
